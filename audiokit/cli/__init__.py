@@ -1,0 +1,1 @@
+"""Command line: ``audiokit VERB``; one thin module per verb (no model logic here)."""
