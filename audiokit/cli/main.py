@@ -34,7 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"audiokit {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for name, module in VERBS.items():
-        mod = importlib.import_module(f"audiokit.cli.{module}")
+        try:
+            mod = importlib.import_module(f"audiokit.cli.{module}")
+        except ModuleNotFoundError as err:  # a verb not shipped in this build
+            if err.name != f"audiokit.cli.{module}":
+                raise
+            continue
         p = mod.add_parser(sub)
         p.set_defaults(_run=mod.run)
     return parser
