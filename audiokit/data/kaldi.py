@@ -76,12 +76,19 @@ def read_table(path: str | os.PathLike) -> dict[str, str]:
     return table
 
 
+def format_table(table: dict[str, str]) -> str:
+    """The text of ``table`` as written to disk: ``key value`` lines sorted in C order."""
+    lines = []
+    for key in sorted(table, key=c_sort_key):
+        value = table[key]
+        lines.append(f"{key} {value}\n" if value != "" else f"{key}\n")
+    return "".join(lines)
+
+
 def write_table(path: str | os.PathLike, table: dict[str, str]) -> None:
     """Write ``table`` sorted in C order, atomically."""
     with atomic_open(path, "w", encoding="utf-8", newline="\n") as fh:
-        for key in sorted(table, key=c_sort_key):
-            value = table[key]
-            fh.write(f"{key} {value}\n" if value != "" else f"{key}\n")
+        fh.write(format_table(table))
 
 
 def spk2utt_from_utt2spk(utt2spk: dict[str, str]) -> dict[str, str]:

@@ -67,23 +67,23 @@ class _Report:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
-        self._counts: dict[tuple[str, str], int] = {}
+        self._counts: dict[tuple[str, str], tuple[int, str]] = {}
 
     def add(self, file: str, line: int | None, message: str, severity: str = "error",
             kind: str | None = None) -> None:
+        """Record a problem; after :data:`MAX_PER_KIND` of one ``kind`` in a file, only count it."""
         key = (file, kind or message)
-        n = self._counts.get(key, 0) + 1
-        self._counts[key] = n
+        n = self._counts.get(key, (0, severity))[0] + 1
+        self._counts[key] = (n, severity)
         if n <= MAX_PER_KIND:
             self.problems.append(Problem(file, line, message, severity))
 
     def finish(self) -> list[Problem]:
         """The problems, plus one summary line per capped kind."""
-        for (file, kind), n in self._counts.items():
+        for (file, kind), (n, severity) in self._counts.items():
             if n > MAX_PER_KIND:
-                sev = next((p.severity for p in self.problems if p.file == file), "error")
                 self.problems.append(
-                    Problem(file, None, f"... and {n - MAX_PER_KIND} more problems like '{kind}'", sev)
+                    Problem(file, None, f"... and {n - MAX_PER_KIND} more like '{kind}'", severity)
                 )
         return self.problems
 
@@ -109,6 +109,7 @@ def _check_order(t: _Table, rep: _Report) -> None:
     seen: dict[str, int] = {}
     prev: str | None = None
     unsorted = 0
+    first_bad = (0, "", "")
     for lineno, key, _ in t.rows:
         if key in seen:
             rep.add(t.file, lineno, f"duplicate key {key!r} (first on line {seen[key]})",
@@ -127,7 +128,7 @@ def _check_order(t: _Table, rep: _Report) -> None:
                 "run 'audiokit data fix'")
 
 
-def _number(value: str) -> float | None:
+def finite_number(value: str) -> float | None:
     """``float(value)`` if it is a finite number, else None."""
     try:
         x = float(value)
@@ -147,7 +148,7 @@ def _check_syntax(name: str, t: _Table, rep: _Report) -> None:
             rep.add(t.file, lineno, f"no value for {key!r}", kind="no value")
         elif name in ("utt2spk", "utt2dur", "spk2gender") and len(fields) != 1:
             rep.add(t.file, lineno, f"expected 2 fields, got {len(fields) + 1}", kind="field count")
-        elif name == "utt2dur" and ((d := _number(fields[0])) is None or d <= 0):
+        elif name == "utt2dur" and ((d := finite_number(fields[0])) is None or d <= 0):
             rep.add(t.file, lineno, f"duration {fields[0]!r} is not a positive number",
                     kind="bad duration")
         elif name == "spk2gender" and fields[0] not in ("m", "f"):
@@ -162,7 +163,7 @@ def _check_segment_fields(file: str, lineno: int, fields: list[str], rep: _Repor
         rep.add(file, lineno, f"expected 4 fields '<utt> <reco> <start> <end>', got {len(fields) + 1}",
                 kind="segments fields")
         return
-    start, end = _number(fields[1]), _number(fields[2])
+    start, end = finite_number(fields[1]), finite_number(fields[2])
     if start is None or end is None:
         rep.add(file, lineno, "start and end must be numbers (seconds)", kind="segments numbers")
     elif start < 0:
@@ -276,7 +277,7 @@ def _check_audio(tables: dict[str, _Table], rep: _Report, *, check_audio: bool,
     elif "utt2dur" in tables:
         t = tables["utt2dur"]
         for utt, (lineno, value) in t.first().items():
-            d = _number(value.split()[0]) if value.split() else None
+            d = finite_number(value.split()[0]) if value.split() else None
             if d is not None and utt in durations and abs(d - durations[utt]) > DUR_TOLERANCE_S:
                 rep.add(t.file, lineno, f"duration {d:g} s differs from the audio ({durations[utt]:.3f} s)",
                         "warning", kind="utt2dur differs")
@@ -290,7 +291,7 @@ def _check_segment_bounds(t: _Table, durations: dict[str, float], rep: _Report) 
         fields = value.split()
         if len(fields) != 3 or fields[0] not in durations:
             continue
-        start, end, dur = _number(fields[1]), _number(fields[2]), durations[fields[0]]
+        start, end, dur = finite_number(fields[1]), finite_number(fields[2]), durations[fields[0]]
         if start is None or end is None:
             continue
         if start >= dur or (end != -1 and end > dur + SEGMENT_END_TOLERANCE_S):
@@ -328,6 +329,8 @@ def validate_data_dir(
         tables[name] = t
         _check_order(t, rep)
         _check_syntax(name, t, rep)
+    if "utt2spk" in tables and "spk2utt" not in tables and not (path / "spk2utt").exists():
+        rep.add(str(path / "spk2utt"), None, "missing; run 'audiokit data fix' to create it", "warning")
     if "utt2spk" in tables:
         _check_ids(tables, rep)
         _check_speakers(tables, rep)

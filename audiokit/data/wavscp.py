@@ -180,15 +180,21 @@ def load_wav_entry(
     entry = value if isinstance(value, WavEntry) else resolve_wav_entry(
         value, allow_pipes=allow_pipes, where=where
     )
+    cut = start is not None
+    load_sr = None if cut else sr  # cut at the file's rate, then resample only the segment
     if entry.is_pipe:
         if not allow_pipes:
             raise DataDirError(f"{where}: wav.scp entry is a shell pipe; pass --allow-pipes to run it")
-        wav, file_sr = _decode_bytes(run_pipe(entry, where=where), sr=sr, where=where)
+        wav, file_sr = _decode_bytes(run_pipe(entry, where=where), sr=load_sr, where=where)
     else:
         assert entry.path is not None
-        wav, file_sr = _load_path(entry.path, sr=sr, where=where)
-    if start is not None:
+        wav, file_sr = _load_path(entry.path, sr=load_sr, where=where)
+    if cut:
         wav = cut_segment(wav, file_sr, start, -1 if end is None else end, where=where)
+        if sr is not None and sr != file_sr:
+            from audiokit.io.audio import resample
+
+            wav, file_sr = np.asarray(resample(wav, file_sr, sr), dtype=np.float32), sr
     return wav, file_sr
 
 
