@@ -27,6 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     v.add_argument("--no-audio", action="store_true", help="do not open the audio files")
     v.add_argument("--allow-pipes", action="store_true", help="run 'cmd |' wav.scp entries (no shell)")
     v.add_argument("--no-text", action="store_true", help="a missing text file is not an error")
+    v.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
+                   help="every recording must have this rate (default: the dir's most common rate)")
 
     f = sub.add_parser("fix", help="sort tables, drop incomplete utterances, regenerate spk2utt "
                        "(originals kept in DIR/.backup/)")
@@ -61,7 +63,8 @@ def _validate(args: argparse.Namespace) -> int:
     from audiokit.errors import DataDirError
 
     problems = validate_data_dir(args.dir, check_audio=not args.no_audio,
-                                 allow_pipes=args.allow_pipes, require_text=not args.no_text)
+                                 allow_pipes=args.allow_pipes, require_text=not args.no_text,
+                                 sample_rate=args.sample_rate)
     n_err = sum(p.is_error for p in problems)
     n_warn = len(problems) - n_err
     for p in problems:

@@ -250,12 +250,14 @@ def _check_speakers(tables: dict[str, _Table], rep: _Report) -> None:
 
 
 def _check_audio(tables: dict[str, _Table], rep: _Report, *, check_audio: bool,
-                 allow_pipes: bool) -> None:
-    """Pipes refused unless allowed; audio readable; segments and utt2dur match the audio."""
-    from audiokit.data.wavscp import is_pipe, wav_entry_duration
+                 allow_pipes: bool, sample_rate: int | None = None) -> None:
+    """Pipes refused unless allowed; audio readable, mono, one sample rate; segments and
+    utt2dur match the audio."""
+    from audiokit.data.wavscp import is_pipe, wav_entry_format
 
     wav = tables["wav.scp"]
     durations: dict[str, float] = {}
+    formats: dict[str, tuple[int, int, int]] = {}  # reco -> (line, sample rate, channels)
     for reco, (lineno, value) in wav.first().items():
         if not value:
             continue
@@ -267,11 +269,13 @@ def _check_audio(tables: dict[str, _Table], rep: _Report, *, check_audio: bool,
             continue
         where = f"{wav.file}:{lineno}"
         try:
-            durations[reco] = wav_entry_duration(value, allow_pipes=allow_pipes, where=where)
+            durations[reco], sr, channels = wav_entry_format(value, allow_pipes=allow_pipes, where=where)
+            formats[reco] = (lineno, sr, channels)
         except AudiokitError as err:
             msg = str(err)
             msg = msg[len(where) + 2:] if msg.startswith(where + ": ") else msg
             rep.add(wav.file, lineno, f"cannot read audio: {msg}", kind="audio")
+    _check_formats(wav, formats, rep, sample_rate)
     if "segments" in tables:
         _check_segment_bounds(tables["segments"], durations, rep)
     elif "utt2dur" in tables:
@@ -281,6 +285,23 @@ def _check_audio(tables: dict[str, _Table], rep: _Report, *, check_audio: bool,
             if d is not None and utt in durations and abs(d - durations[utt]) > DUR_TOLERANCE_S:
                 rep.add(t.file, lineno, f"duration {d:g} s differs from the audio ({durations[utt]:.3f} s)",
                         "warning", kind="utt2dur differs")
+
+
+def _check_formats(wav: _Table, formats: dict[str, tuple[int, int, int]], rep: _Report,
+                   sample_rate: int | None) -> None:
+    """Every recording is mono and has the expected (or the dir's most common) sample rate."""
+    if not formats:
+        return
+    rates = [sr for _, sr, _ in formats.values()]
+    expected = sample_rate or max(set(rates), key=lambda r: (rates.count(r), -r))
+    source = "expected" if sample_rate else "the data dir's"
+    for lineno, sr, channels in formats.values():
+        if channels != 1:
+            rep.add(wav.file, lineno, f"audio has {channels} channels; Kaldi data dirs need mono "
+                    "audio (down-mix it, e.g. 'sox in.wav out.wav remix -')", kind="channels")
+        if sr != expected:
+            rep.add(wav.file, lineno, f"sample rate {sr} Hz differs from {source} {expected} Hz",
+                    kind="sample rate")
 
 
 def _check_segment_bounds(t: _Table, durations: dict[str, float], rep: _Report) -> None:
@@ -305,12 +326,14 @@ def validate_data_dir(
     check_audio: bool = True,
     allow_pipes: bool = False,
     require_text: bool = True,
+    sample_rate: int | None = None,
 ) -> list[Problem]:
     """Check a Kaldi data dir; return its problems (empty list: clean).
 
     ``require_text=False`` accepts a dir without ``text`` (codec / SSL data).
     ``check_audio=False`` skips opening audio (pipes are still refused unless
-    ``allow_pipes``). Raises :class:`DataDirError` only when ``path`` is not a directory.
+    ``allow_pipes``). Audio must be mono and share one sample rate (``sample_rate``
+    if given, else the most common one). Raises :class:`DataDirError` only when ``path`` is not a directory.
     """
     path = Path(path)
     if not path.is_dir():
@@ -335,7 +358,8 @@ def validate_data_dir(
         _check_ids(tables, rep)
         _check_speakers(tables, rep)
     if "wav.scp" in tables:
-        _check_audio(tables, rep, check_audio=check_audio, allow_pipes=allow_pipes)
+        _check_audio(tables, rep, check_audio=check_audio, allow_pipes=allow_pipes,
+                     sample_rate=sample_rate)
     return rep.finish()
 
 

@@ -198,14 +198,19 @@ def load_wav_entry(
     return wav, file_sr
 
 
-def wav_entry_duration(value: str | WavEntry, *, allow_pipes: bool, where: str = "wav.scp") -> float:
-    """Duration in seconds of a ``wav.scp`` entry (header only for files; pipes are run)."""
+def wav_entry_format(value: str | WavEntry, *, allow_pipes: bool,
+                     where: str = "wav.scp") -> tuple[float, int, int]:
+    """``(duration_s, sample_rate, channels)`` of a ``wav.scp`` entry.
+
+    Plain files are read from their header only; pipes are run (and reported as mono,
+    since their audio is down-mixed on load).
+    """
     entry = value if isinstance(value, WavEntry) else resolve_wav_entry(
         value, allow_pipes=allow_pipes, where=where
     )
     if entry.is_pipe:
         wav, file_sr = load_wav_entry(entry, allow_pipes=allow_pipes, where=where)
-        return wav.shape[-1] / file_sr
+        return wav.shape[-1] / file_sr, int(file_sr), 1
     from audiokit.io.audio import audio_info
 
     assert entry.path is not None
@@ -214,4 +219,9 @@ def wav_entry_duration(value: str | WavEntry, *, allow_pipes: bool, where: str =
     except AudioError as err:
         msg = str(err)
         raise AudioError(msg if msg.startswith(where) else f"{where}: {msg}") from None
-    return float(info.frames) / float(info.sample_rate)
+    return float(info.frames) / float(info.sample_rate), int(info.sample_rate), int(info.channels)
+
+
+def wav_entry_duration(value: str | WavEntry, *, allow_pipes: bool, where: str = "wav.scp") -> float:
+    """Duration in seconds of a ``wav.scp`` entry (header only for files; pipes are run)."""
+    return wav_entry_format(value, allow_pipes=allow_pipes, where=where)[0]
