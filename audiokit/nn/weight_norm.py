@@ -22,6 +22,7 @@ from typing import Mapping
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
+from torch.nn.utils.weight_norm import WeightNorm as _LegacyWeightNorm
 
 LEGACY = "legacy"
 PARAMETRIZE = "parametrize"
@@ -130,7 +131,7 @@ def load_state_dict_any_style(
 
 def _legacy_hook(module: nn.Module):
     for hook in module._forward_pre_hooks.values():
-        if isinstance(hook, torch.nn.utils.weight_norm.WeightNorm):
+        if isinstance(hook, _LegacyWeightNorm):
             return hook
     return None
 
@@ -139,7 +140,8 @@ def remove_weight_norm(module: nn.Module) -> nn.Module:
     """Fold every weight norm inside ``module`` (both styles) into a plain ``weight``.
 
     Use for inference: the output is unchanged and the forward pass skips the
-    per-call renormalisation. Returns ``module`` (changed in place).
+    per-call renormalisation. Any other parametrization of ``weight`` (e.g. spectral
+    norm) is folded too. Returns ``module`` (changed in place).
     """
     for sub in module.modules():
         hook = _legacy_hook(sub)
