@@ -1,0 +1,1 @@
+"""Models: compositions of the shared layers, one file per model family."""

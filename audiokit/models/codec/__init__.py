@@ -1,0 +1,1 @@
+"""Neural audio codecs sharing one interface (:class:`~audiokit.models.codec.base.Codec`)."""
