@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     except AudiokitError as err:
         print(f"prepare.py: error: {err.one_line()}", file=sys.stderr)
         return err.exit_code
+    except KeyboardInterrupt:
+        print("prepare.py: interrupted (run again to resume)", file=sys.stderr)
+        return 130
     return 0
 
 
