@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _datadir_helpers import SR, make_data_dir, read_lines, write_lines
+from tests.unit.data._datadir_helpers import SR, make_data_dir, read_lines, write_lines
 
 from audiokit.data.dataset import KaldiAudioDataset, collate_audio
 from audiokit.data.sampler import BucketBatchSampler

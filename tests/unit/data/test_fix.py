@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _datadir_helpers import make_data_dir, read_lines, write_lines
+from tests.unit.data._datadir_helpers import make_data_dir, read_lines, write_lines
 
 from audiokit.data.fix import fix_data_dir
 from audiokit.data.validate import errors, validate_data_dir

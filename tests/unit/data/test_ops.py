@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _datadir_helpers import make_data_dir, read_lines, write_lines
+from tests.unit.data._datadir_helpers import make_data_dir, read_lines, write_lines
 
 from audiokit.data.kaldi import DataDir
 from audiokit.data.ops import combine_data_dirs, data_dir_info, subset_data_dir

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from _datadir_helpers import SR, tone
+from tests.unit.data._datadir_helpers import SR, tone
 
 from audiokit.data.wavscp import load_wav_entry, resolve_wav_entry, wav_entry_duration
 from audiokit.errors import AudioError, DataDirError
