@@ -68,6 +68,11 @@ def torch_load_safe(path: str | os.PathLike, *, map_location: Any = "cpu") -> An
         ) from None
     except (RuntimeError, EOFError, ValueError, OSError) as err:
         raise CheckpointError(f"{path}: corrupt or not a torch checkpoint ({_first_line(err)})") from None
+    except MemoryError:
+        raise
+    except Exception as err:  # noqa: BLE001 - the weights-only unpickler raises assorted errors
+        # (IndexError, KeyError, ...) on garbage: any failure to parse a foreign file is the file's fault
+        raise CheckpointError(f"{path}: corrupt or not a torch checkpoint ({type(err).__name__})") from None
 
 
 # --------------------------------------------------------------------------- saving

@@ -21,6 +21,10 @@ VERBS: dict[str, str] = {
     "doctor": "doctor",
     "data": "data",
     "train": "train",
+    "convert": "convert",
+    "encode": "encode",
+    "decode": "decode",
+    "codec": "codec",
 }
 
 

@@ -38,17 +38,11 @@ _V_SUFFIXES = ("weight_v", "parametrizations.weight.original1", "weight")
 
 
 def read_torch_file(path: str | os.PathLike) -> Any:
-    """:func:`~audiokit.checkpoint.torch_load_safe`, with any unpickler failure on a corrupt
-    file (the weights-only unpickler raises assorted errors on garbage, e.g. ``IndexError``)
-    turned into a one-line :class:`CheckpointError`."""
+    """Read an official checkpoint file with :func:`~audiokit.checkpoint.torch_load_safe`
+    (``weights_only=True``; every failure is a one-line :class:`CheckpointError`)."""
     from audiokit.checkpoint import torch_load_safe
 
-    try:
-        return torch_load_safe(path)
-    except (AudiokitError, MemoryError):
-        raise
-    except Exception as err:  # noqa: BLE001 - any failure to parse a foreign file is the file's fault
-        raise CheckpointError(f"{path}: corrupt or not a torch checkpoint ({type(err).__name__})") from None
+    return torch_load_safe(path)
 
 
 def unwrap_state_dict(obj: Any, where: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -154,7 +148,7 @@ def seanet_encoder_args(state: Mapping[str, Any], where: str, prefix: str = "enc
         strides.append(kernel // 2)
     if len(blocks) != len(strides):
         raise CheckpointError(f"{where}: {len(blocks)} residual blocks for {len(strides)} downsampling "
-                              "layers; WavTokenizer has one per layer")
+                              "layers; a SEANet encoder has one per layer")
     lstm_key = re.compile(re.escape(prefix) + r"\d+\.lstm\.weight_ih_l(\d+)$")
     lstm_layers = {int(m.group(1)) for k in state if (m := lstm_key.match(k))}
     return {"ratios": strides[::-1], "n_filters": first[0], "dimension": last[0], "lstm": len(lstm_layers)}

@@ -39,7 +39,7 @@ from audiokit.convert.common import (
     split_prefixes,
     unwrap_state_dict,
 )
-from audiokit.convert.wavtokenizer import _encoder_args, _number, _section
+from audiokit.convert.common import seanet_encoder_args, yaml_number, yaml_section
 from audiokit.errors import CheckpointError, ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -174,7 +174,7 @@ def infer_init_args(state: Mapping[str, Any], where: str = "checkpoint") -> dict
     layer count, ``n_fft`` from the head rows (``n_fft + 2``); ``train_n_q`` from the release
     the shapes identify; settings no shape reveals take the release values.
     """
-    enc = _encoder_args(state, where)
+    enc = seanet_encoder_args(state, where)
     args = {"sample_rate": DEFAULTS["sample_rate"], **enc,
             **_quantizer_args(state, enc["dimension"], where), **_decoder_args(state, enc["dimension"], where)}
     args.update({k: v for k, v in DEFAULTS.items() if k not in args})
@@ -193,23 +193,23 @@ def read_official_yaml(path: str | os.PathLike) -> dict[str, Any]:
 
     data, _ = read_yaml(path, ConfigError)
     where = str(path)
-    model = _section(data, "model", where)
-    _section(model, "feature_extractor", f"{where}: model.init_args")
-    bb = _section(model, "backbone", f"{where}: model.init_args")
-    hd = _section(model, "head", f"{where}: model.init_args")
+    model = yaml_section(data, "model", where)
+    yaml_section(model, "feature_extractor", f"{where}: model.init_args")
+    bb = yaml_section(model, "backbone", f"{where}: model.init_args")
+    hd = yaml_section(model, "head", f"{where}: model.init_args")
     bb_w, hd_w = (f"{where}: model.init_args.{s}.init_args" for s in ("backbone", "head"))
     if hd.get("padding", "same") != "same":
         raise ConfigError(f"{hd_w}.padding: only 'same' is supported, got {hd.get('padding')!r}")
     args = {
-        "dimension": _number(bb, "input_channels", bb_w), "backbone_dim": _number(bb, "dim", bb_w),
-        "intermediate_dim": _number(bb, "intermediate_dim", bb_w), "num_layers": _number(bb, "num_layers", bb_w),
-        "n_fft": _number(hd, "n_fft", hd_w),
+        "dimension": yaml_number(bb, "input_channels", bb_w), "backbone_dim": yaml_number(bb, "dim", bb_w),
+        "intermediate_dim": yaml_number(bb, "intermediate_dim", bb_w), "num_layers": yaml_number(bb, "num_layers", bb_w),
+        "n_fft": yaml_number(hd, "n_fft", hd_w),
     }
     if bb.get("adanorm_num_embeddings") is not None:
-        args["adanorm_num_embeddings"] = _number(bb, "adanorm_num_embeddings", bb_w)
+        args["adanorm_num_embeddings"] = yaml_number(bb, "adanorm_num_embeddings", bb_w)
     if model.get("sample_rate") is not None:
-        args["sample_rate"] = _number(model, "sample_rate", f"{where}: model.init_args")
-    hop = _number(hd, "hop_length", hd_w)
+        args["sample_rate"] = yaml_number(model, "sample_rate", f"{where}: model.init_args")
+    hop = yaml_number(hd, "hop_length", hd_w)
     if hop != 320:
         raise ConfigError(f"{hd_w}.hop_length: {hop}, but the Language-Codec encoder hop is 320")
     return args

@@ -99,7 +99,6 @@ def matches(state: Mapping[str, Any]) -> bool:
 
 
 # aliases kept for modules written against the first version of this file
-_encoder_args, _number, _section = seanet_encoder_args, yaml_number, yaml_section
 
 
 # --------------------------------------------------------------------------- shapes
