@@ -80,10 +80,9 @@ def _read_npy(src: Any, codec: Any) -> Any:
 
 class _Decoder:
     def __init__(self, codec: Any, args: argparse.Namespace, reporter: Any) -> None:
-        from audiokit.models.codec.chunked import fingerprint
 
         self.codec, self.args, self.rep = codec, args, reporter
-        self.fp = fingerprint(codec)
+        self.fp = codec.fingerprint()
         self.clipped_files = 0
 
     def _chunk_frames(self, recorded: int) -> int:

@@ -105,11 +105,11 @@ class _Encoder:
     """Encodes the jobs of one run; failures go to the reporter."""
 
     def __init__(self, codec: Any, args: argparse.Namespace, reporter: Any) -> None:
-        from audiokit.models.codec.chunked import chunk_samples, fingerprint
+        from audiokit.models.codec.chunked import chunk_samples
 
         self.codec, self.args, self.rep = codec, args, reporter
         self.chunk = chunk_samples(codec, args.chunk_seconds)
-        self.fp = fingerprint(codec)
+        self.fp = codec.fingerprint()
         self.seconds = 0.0
 
     def _check_length(self, src: Any, n: int) -> None:

@@ -20,11 +20,14 @@ import torch
 
 from audiokit.checkpoint import save_pretrained
 from audiokit.io.codes import CodesFile, read_codes, write_codes
-from audiokit.models.codec.chunked import fingerprint
 from audiokit.models.codec.wavtokenizer import WavTokenizer
 
 SR = 24000
 HOP = 80
+
+
+def _fp(codec):
+    return codec.fingerprint()
 
 
 def _tiny(seed: int, loud: bool = False) -> WavTokenizer:
@@ -82,7 +85,7 @@ def test_single_file_round_trip_16k(models: dict, tmp_path: Path) -> None:
     r = _run("encode", x, "-o", "x.akc", "--model", models["a"][0], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     cf = read_codes(tmp_path / "x.akc")
-    assert cf.codec == "wavtokenizer" and cf.config_hash == fingerprint(models["a"][1])
+    assert cf.codec == "wavtokenizer" and cf.config_hash == _fp(models["a"][1])
     assert cf.original_length == 24056 and cf.n_frames == -(-24056 // HOP)  # 16037 samples at 24 kHz
     assert cf.extra["source_sample_rate"] == 16000 and cf.extra["source_length"] == 16037
 
@@ -167,7 +170,7 @@ def test_bad_audio_inputs_fail_alone(models: dict, tmp_path: Path) -> None:
 
 def _akc(model: WavTokenizer, frames: int = 50, **over) -> CodesFile:
     rng = np.random.default_rng(frames)
-    kw = {"codes": rng.integers(0, 64, (1, frames)), "codec": "wavtokenizer", "config_hash": fingerprint(model),
+    kw = {"codes": rng.integers(0, 64, (1, frames)), "codec": "wavtokenizer", "config_hash": _fp(model),
           "sample_rate": SR, "frame_rate": SR / HOP, "codebook_size": 64, "original_length": frames * HOP - 10,
           "extra": {"source_sample_rate": SR, "source_length": frames * HOP - 10}}
     kw.update(over)
@@ -193,7 +196,7 @@ def test_bad_codes_inputs_fail_alone(models: dict, tmp_path: Path) -> None:
     errors = _errors(r.stderr)
     assert len(errors) == 6, r.stderr
     expect = {"garbage.akc": "not an audiokit codes file", "other_codec.akc": "made by codec 'hificodec'",
-              "other_weights.akc": f"fingerprint {fingerprint(b)}", "out_of_range.npy": "codebook index 64 out of range",
+              "other_weights.akc": f"fingerprint {_fp(b)}", "out_of_range.npy": "codebook index 64 out of range",
               "truncated.akc": "truncated", "version.akc": "version 9 is not supported"}
     for name, needle in expect.items():
         line = next(ln for ln in errors if f"codes/{name}:" in ln)

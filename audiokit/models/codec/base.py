@@ -53,6 +53,25 @@ class Codec(nn.Module):
                            "init_args": self.init_args}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
+    def fingerprint(self) -> str:
+        """A 16-hex-digit hash of :meth:`config_hash` and the weights (written into ``.akc``).
+
+        Cached; the cache is dropped when any tensor is replaced or modified in place, so a
+        codec trained further gets a new fingerprint.
+        """
+        key = tuple((k, t.data_ptr(), t._version) for k, t in self.state_dict().items())
+        cached = self.__dict__.get("_fingerprint_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        h = hashlib.sha256(self.config_hash().encode())
+        for name, t in sorted(self.state_dict().items()):
+            t = t.detach().cpu().contiguous()
+            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        value = h.hexdigest()[:16]
+        self.__dict__["_fingerprint_cache"] = (key, value)
+        return value
+
     def _encode(self, wav: torch.Tensor, n_q: int) -> torch.Tensor:
         raise NotImplementedError
 

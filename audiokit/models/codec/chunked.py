@@ -39,8 +39,6 @@ weights are refused instead of silently producing noise.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -48,40 +46,6 @@ import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
     from audiokit.models.codec.base import Codec
-
-_FP_ATTR = "_audiokit_fingerprint"
-
-
-# ----------------------------------------------------------------------------- fingerprint
-def _state_key(codec: Codec) -> tuple:
-    """Cheap identity of the current weights (storage pointers and in-place versions)."""
-    return tuple((k, t.data_ptr(), t._version) for k, t in codec.state_dict().items())
-
-
-def fingerprint(codec: Codec) -> str:
-    """A 16-hex-digit hash of the codec's class, ``init_args`` and weights.
-
-    Cached on the instance; the cache is dropped when any tensor is replaced or modified in
-    place, so a codec trained further gets a new fingerprint.
-    """
-    import torch
-
-    key = _state_key(codec)
-    cached = getattr(codec, _FP_ATTR, None)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    h = hashlib.sha256()
-    h.update(json.dumps({"class": f"{type(codec).__module__}.{type(codec).__qualname__}",
-                         "init_args": getattr(codec, "init_args", {})},
-                        sort_keys=True, default=str).encode())
-    for name, t in sorted(codec.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    value = h.hexdigest()[:16]
-    object.__setattr__(codec, _FP_ATTR, (key, value))
-    return value
-
 
 # ----------------------------------------------------------------------------- chunk sizes
 def chunk_samples(codec: Codec, seconds: float) -> int:

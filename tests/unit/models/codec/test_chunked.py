@@ -32,7 +32,6 @@ from audiokit.models.codec.chunked import (
     decode_chunked,
     encode_batch,
     encode_chunked,
-    fingerprint,
     fit_length,
     read_blocks,
     rechunk,
@@ -217,18 +216,18 @@ def test_invariant_codec_pads_and_cuts_back() -> None:
 
 # ----------------------------------------------------------------------------- fingerprint
 def test_fingerprint_covers_weights_and_config(codec: WavTokenizer, tmp_path: Path) -> None:
-    fp = fingerprint(codec)
-    assert fp == fingerprint(codec) and len(fp) == 16
+    fp = codec.fingerprint()
+    assert fp == codec.fingerprint() and len(fp) == 16
     cfg = {"model": {"class_path": "audiokit.models.codec.wavtokenizer.WavTokenizer", "init_args": codec.init_args}}
-    assert fingerprint(load_pretrained(save_pretrained(codec, cfg, tmp_path / "m"))) == fp
+    assert load_pretrained(save_pretrained(codec, cfg, tmp_path / "m")).fingerprint() == fp
     other = tiny_wavtokenizer(seed=1)  # same config, other weights
     assert other.config_hash() == codec.config_hash()
-    assert fingerprint(other) != fp
+    assert other.fingerprint() != fp
     w = next(other.parameters())
-    before = fingerprint(other)
+    before = other.fingerprint()
     with torch.no_grad():
         w.add_(1e-3)  # in place: the cache must notice
-    assert fingerprint(other) != before
+    assert other.fingerprint() != before
 
 
 # ----------------------------------------------------------------------------- audio streams
