@@ -11,6 +11,7 @@ APT_PACKAGES=(
   festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
   wordnet-base                            # sentences for egs/mini_synth
   fluidsynth timgm6mb-soundfont           # music for codec training
+  codec2                                  # classical same-bitrate baseline in codec1 scoring
   pulseaudio pulseaudio-utils libasound2-plugins libportaudio2   # virtual microphone
 )
 
