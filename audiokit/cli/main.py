@@ -25,6 +25,8 @@ VERBS: dict[str, str] = {
     "encode": "encode",
     "decode": "decode",
     "codec": "codec",
+    "transcribe": "transcribe",
+    "stream": "stream",
 }
 
 
