@@ -9,17 +9,25 @@
   which holds either the converted folder's files or the official file. audiokit never
   downloads: a missing file is an error that says where to get it and where to put it.
 
+Bundles: every WavTokenizer release, the four HiFi-Codec releases
+(:data:`audiokit.convert.hificodec.RELEASES`) and the three Language-Codec releases (v2
+``languagecodec-paper-8nq``; v1 ``languagecodec-v1-paper-8nq``, ``languagecodec-v1-chinese-8nq``).
+Language-Codec's Google Drive files have no published names, so its bundles take the one
+``*.ckpt`` file in the cache folder, whatever it is called.
+
 Importing this module does not import torch.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from audiokit.convert import hificodec, languagecodec
 from audiokit.errors import CheckpointError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 HOME_ENV = "AUDIOKIT_HOME"
 DEFAULT_HOME = "~/.cache/audiokit"
 WAVTOKENIZER = "audiokit.models.codec.wavtokenizer.WavTokenizer"
+LANGUAGECODEC_SOURCE = "https://github.com/jishengpeng/Languagecodec (Google Drive links in its README)"
 
 
 def wavtokenizer_args(hop: int) -> dict[str, Any]:
@@ -51,9 +60,11 @@ class Bundle:
         init_args: its constructor arguments.
         sample_rate: audio rate in Hz.
         hop_length: samples per code frame.
-        filenames: official file names, preferred first.
+        filenames: official file names, preferred first (may be empty with ``file_pattern``).
         source: where the official file is published.
         description: one line for listings.
+        file_pattern: glob for an official file whose name is not published
+            (``"*.ckpt"``): exactly one match in the cache folder is taken.
     """
 
     name: str
@@ -64,6 +75,7 @@ class Bundle:
     filenames: tuple[str, ...]
     source: str
     description: str = ""
+    file_pattern: str | None = None
 
     @property
     def frame_rate(self) -> float:
@@ -78,6 +90,18 @@ class Bundle:
         """The ``model`` node of an audiokit config: ``{class_path, init_args}``."""
         return {"class_path": self.class_path, "init_args": dict(self.init_args)}
 
+    def official_file(self) -> Path | None:
+        """The official file in :meth:`cache_dir` (a listed name, else the one ``file_pattern`` match)."""
+        folder = self.cache_dir()
+        for filename in self.filenames:
+            if (folder / filename).is_file():
+                return folder / filename
+        found = sorted(p for p in folder.glob(self.file_pattern) if p.is_file()) if self.file_pattern else []
+        if len(found) > 1:
+            raise CheckpointError(f"{folder}: {len(found)} files match '{self.file_pattern}' "
+                                  f"({', '.join(p.name for p in found)}); keep the one of model '{self.name}'")
+        return found[0] if found else None
+
     def load(self, *, device: Any = "cpu") -> nn.Module:
         """Build the model from the files in :meth:`cache_dir` (eval mode)."""
         folder = self.cache_dir()
@@ -85,12 +109,13 @@ class Bundle:
             model = _load_folder(folder, device)
             _check_same(model, self, folder)
             return model
-        for filename in self.filenames:
-            if (folder / filename).is_file():
-                return _load_official(folder / filename, device, expected=dict(self.init_args))
+        official = self.official_file()
+        if official is not None:
+            return _load_official(official, device, expected=dict(self.init_args))
+        wanted = self.filenames[0] if self.filenames else f"the {self.file_pattern} file"
         raise CheckpointError(
             f"model '{self.name}' is not in {folder} and audiokit does not download: get "
-            f"{self.filenames[0]} from {self.source} and put it in {folder} (or set ${HOME_ENV})"
+            f"{wanted} from {self.source} and put it in {folder} (or set ${HOME_ENV})"
         )
 
 
@@ -99,7 +124,19 @@ def _wavtokenizer(name: str, hop: int, files: tuple[str, ...], repo: str, what: 
                   f"https://huggingface.co/{repo}", what)
 
 
-#: released models by name (codecs.md §6.3)
+def _hificodec(name: str) -> Bundle:
+    args = hificodec.RELEASES[name]
+    hop = math.prod(args["upsample_rates"])
+    return Bundle(name, hificodec.CLASS_PATH, dict(args), args["sample_rate"], hop, (hificodec.FILENAMES[name],),
+                  hificodec.SOURCE, f"HiFi-Codec {args['sample_rate'] // 1000} kHz, hop {hop}, 4 GRVQ codebooks")
+
+
+def _languagecodec(name: str, version: str, what: str) -> Bundle:
+    return Bundle(name, languagecodec.CLASS_PATH, languagecodec.release_init_args(version), 24000,
+                  languagecodec.HOP, (), LANGUAGECODEC_SOURCE, what, file_pattern="*.ckpt")
+
+
+#: released models by name (codecs.md §3.5, §5.4, §6.3)
 BUNDLES: dict[str, Bundle] = {b.name: b for b in (
     _wavtokenizer("wavtokenizer-small-600-24k-4096", 600, ("WavTokenizer_small_600_24k_4096.ckpt",),
                   "novateur/WavTokenizer", "WavTokenizer small, 40 tokens/s, LibriTTS"),
@@ -118,6 +155,11 @@ BUNDLES: dict[str, Bundle] = {b.name: b for b in (
     _wavtokenizer("wavtokenizer-large-320-24k-4096", 320,
                   ("wavtokenizer_large_speech_320_v2.ckpt", "wavtokenizer_large_speech_320_24k.ckpt"),
                   "novateur/WavTokenizer-large-speech-75token", "WavTokenizer large (speech), 75 tokens/s"),
+    *(_hificodec(name) for name in hificodec.RELEASES),
+    _languagecodec("languagecodec-paper-8nq", "v2", "Language-Codec v2 (paper), 8 MCRVQ codebooks, 75 Hz"),
+    _languagecodec("languagecodec-v1-paper-8nq", "v1", "Language-Codec v1 (paper), 8 MCRVQ codebooks, 75 Hz"),
+    _languagecodec("languagecodec-v1-chinese-8nq", "v1",
+                   "Language-Codec v1 (Chinese), 8 MCRVQ codebooks, 75 Hz"),
 )}
 
 
@@ -141,10 +183,10 @@ def _load_folder(folder: Path, device: Any) -> nn.Module:
     return load_pretrained(folder, map_location=device)
 
 
-def _load_official(path: Path, device: Any, expected: dict | None = None) -> nn.Module:
+def _load_official(path: Path, device: Any, **options: Any) -> nn.Module:
     from audiokit.convert import read_official
 
-    _, ckpt = read_official(path, **({} if expected is None else {"expected": expected}))
+    _, ckpt = read_official(path, **options)
     return ckpt.build(str(path)).to(device)
 
 
@@ -156,13 +198,21 @@ def _check_same(model: Any, bundle: Bundle, where: Path) -> None:
                                   f"expected {value!r})")
 
 
-def load(path_or_name: str | os.PathLike, *, device: Any = "cpu") -> nn.Module:
-    """Load a model (eval mode) from a folder, an official file, or a bundle name."""
+def load(path_or_name: str | os.PathLike, *, device: Any = "cpu", **options: Any) -> nn.Module:
+    """Load a model (eval mode) from a folder, an official file, or a bundle name.
+
+    ``options`` go to the reader of an official file (e.g. ``sample_rate=16000`` for a
+    HiFi-Codec file whose name does not tell its rate, ``config=...``); an option the
+    file's format does not take, or any option for a folder or a bundle, is an error.
+    """
     path = Path(path_or_name)
+    if path.is_file():
+        return _load_official(path, device, **options)
+    if options:
+        raise CheckpointError(f"{path_or_name}: option(s) {', '.join(sorted(options))} apply only to "
+                              "official checkpoint files")
     if path.is_dir():
         return _load_folder(path, device)
-    if path.is_file():
-        return _load_official(path, device)
     if isinstance(path_or_name, str) and path_or_name in BUNDLES:
         return BUNDLES[path_or_name].load(device=device)
     from audiokit.config import hint

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from audiokit.errors import AudiokitError, CheckpointError, ConfigError
+from audiokit.errors import CheckpointError, ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
@@ -159,20 +159,11 @@ def load_checked(model: nn.Module, state: Mapping[str, torch.Tensor], where: str
 
     Raises :class:`CheckpointError` naming the first missing, unexpected or mis-shaped tensor.
     """
+    from audiokit.checkpoint import _check_state
     from audiokit.nn.weight_norm import adapt_weight_norm_keys
 
     adapted = adapt_weight_norm_keys(state, model)
-    expected = model.state_dict()
-    for key, tensor in expected.items():
-        if key in adapted and tuple(adapted[key].shape) != tuple(tensor.shape):
-            raise CheckpointError(f"{where}: tensor '{key}' has shape {tuple(adapted[key].shape)}, "
-                                  f"the model expects {tuple(tensor.shape)}")
-    missing = [k for k in expected if k not in adapted]
-    unexpected = [k for k in adapted if k not in expected]
-    if missing:
-        raise CheckpointError(f"{where}: missing {len(missing)} tensor(s), e.g. '{missing[0]}'")
-    if unexpected:
-        raise CheckpointError(f"{where}: {len(unexpected)} unexpected tensor(s), e.g. '{unexpected[0]}'")
+    _check_state(model, adapted, where, strict=True)
     model.load_state_dict(adapted, strict=True)
 
 

@@ -22,11 +22,17 @@ import json
 import os
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
-from audiokit.convert.common import conv_weight_shape, indices_under, load_checked, shape_of
+from audiokit.convert.common import (
+    conv_weight_shape,
+    indices_under,
+    read_torch_file,
+    shape_of,
+)
+from audiokit.convert.format import CheckpointFormat, OfficialCheckpoint, merge_stated
 from audiokit.errors import CheckpointError, ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -88,7 +94,7 @@ def _strip_module(group: Mapping[str, Any]) -> Mapping[str, Any]:
     return group
 
 
-def unwrap_official(obj: Any, where: str) -> tuple[dict[str, "torch.Tensor"], dict[str, Any]]:
+def unwrap_official(obj: Any, where: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """``(state, meta)``: the three state dicts flattened to ``generator.*``/``encoder.*``/``quantizer.*``."""
     import torch
 
@@ -223,17 +229,6 @@ def read_config(config: str | os.PathLike | Mapping[str, Any]) -> dict[str, Any]
                       "audiokit YAML or official config_*.json")
 
 
-def merge_stated(inferred: dict[str, Any], stated: Mapping[str, Any], where: str, source: str) -> dict[str, Any]:
-    """``inferred`` updated by ``stated``; a stated value the shapes contradict is a CheckpointError."""
-    merged = dict(inferred)
-    for key, value in stated.items():
-        if key in _FROM_SHAPES and key in inferred and str(inferred[key]) != str(value):
-            raise CheckpointError(f"{where}: does not match {source}: {key} is {value!r} there but "
-                                  f"{inferred[key]!r} in the checkpoint")
-        merged[key] = value
-    return merged
-
-
 def _sample_rate(args: Mapping[str, Any], where: str) -> int:
     hop = 1
     for u in args["upsample_rates"]:
@@ -250,35 +245,15 @@ def _sample_rate(args: Mapping[str, Any], where: str) -> int:
 
 
 # --------------------------------------------------------------------------- reading
-@dataclass
-class HiFiCodecCheckpoint:
-    """An official file in audiokit terms: ``init_args``, ``state_dict`` (audiokit keys), ``meta``."""
-
-    init_args: dict[str, Any]
-    state_dict: dict[str, "torch.Tensor"]
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def build(self, where: str = "checkpoint") -> "HiFiCodec":
-        """The model with these weights loaded, in eval mode."""
-        from audiokit.models.codec.hificodec import HiFiCodec
-
-        try:
-            model = HiFiCodec(**self.init_args)
-        except (TypeError, ValueError) as err:
-            raise CheckpointError(f"{where}: cannot build HiFiCodec from this configuration ({err})") from None
-        load_checked(model, self.state_dict, where)
-        return model.eval()
-
-
 def from_state(
-    state: Mapping[str, "torch.Tensor"],
+    state: Mapping[str, torch.Tensor],
     meta: Mapping[str, Any] | None = None,
     *,
     where: str = "checkpoint",
     config: str | os.PathLike | Mapping[str, Any] | None = None,
     expected: Mapping[str, Any] | None = None,
     sample_rate: int | None = None,
-) -> HiFiCodecCheckpoint:
+) -> OfficialCheckpoint:
     """Interpret a flat HiFi-Codec state dict; nothing is built.
 
     ``config``: a stated configuration (see :func:`read_config`) that must agree with the
@@ -290,67 +265,46 @@ def from_state(
                               "'encoder.normalize.' and 'quantizer.quantizer_modules.' tensors)")
     args = infer_init_args(state, where)
     if config is not None:
-        args = merge_stated(args, read_config(config), where, str(config) if not isinstance(config, Mapping)
-                            else "the given config")
+        source = "the given config" if isinstance(config, Mapping) else str(config)
+        args = merge_stated(args, read_config(config), where, source, _from_shapes)
     if expected is not None:
-        args = merge_stated(args, expected, where, "the requested model")
+        args = merge_stated(args, expected, where, "the requested model", _from_shapes)
     if sample_rate is not None:
         args["sample_rate"] = int(sample_rate)
     elif "sample_rate" not in args:
         args["sample_rate"] = _sample_rate(args, where)
-    return HiFiCodecCheckpoint(args, dict(state), dict(meta or {}))
+    return OfficialCheckpoint(CLASS_PATH, args, dict(state), None, dict(meta or {}), _release(args, where))
 
 
-def read_checkpoint(path: str | os.PathLike, **kwargs: Any) -> HiFiCodecCheckpoint:
-    """Read an official file (``torch.load(map_location='cpu', weights_only=True)``) and interpret it.
-
-    ``kwargs``: ``config``, ``expected``, ``sample_rate`` of :func:`from_state`.
-    """
-    from audiokit.checkpoint import torch_load_safe
-
-    state, meta = unwrap_official(torch_load_safe(path, map_location="cpu"), str(path))
-    return from_state(state, meta, where=str(path), **kwargs)
+def _from_shapes(key: str) -> bool:
+    return key in _FROM_SHAPES
 
 
-def load_checkpoint(path: str | os.PathLike, *, config: Any = None, sample_rate: int | None = None,
-                    device: Any = "cpu") -> "HiFiCodec":
-    """The :class:`HiFiCodec` of an official file, in eval mode on ``device``."""
-    return read_checkpoint(path, config=config, sample_rate=sample_rate).build(str(path)).to(device)
+def _release(init_args: Mapping[str, Any], where: str) -> str | None:
+    """The release the file is named after, when its configuration is that release's."""
+    name = release_name(where)
+    if name is None or any(str(init_args.get(k)) != str(v) for k, v in RELEASES[name].items()):
+        return None
+    return name
+
+
+FORMAT = CheckpointFormat(FORMAT_NAME, CLASS_PATH, "upsample_rates", from_state, unwrap_official)
+read_checkpoint = FORMAT.read
+load_checkpoint = FORMAT.load
+convert_checkpoint = FORMAT.convert
+audiokit_config = FORMAT.audiokit_config
 
 
 def is_hificodec_checkpoint(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a file in the released layout (reads it; prefer :func:`is_official` on a loaded object)."""
-    from audiokit.checkpoint import torch_load_safe
-
     try:
-        return Path(path).is_file() and is_official(torch_load_safe(path, map_location="cpu"))
+        return Path(path).is_file() and is_official(read_torch_file(path))
     except CheckpointError:
         return False
 
 
 # --------------------------------------------------------------------------- converting and exporting
-def audiokit_config(ckpt: HiFiCodecCheckpoint, source: str | os.PathLike) -> dict[str, Any]:
-    """The ``config.yaml`` content of a converted model (model node + metadata)."""
-    sr, hop = ckpt.init_args["sample_rate"], 1
-    for u in ckpt.init_args["upsample_rates"]:
-        hop *= int(u)
-    return {"model": {"class_path": CLASS_PATH, "init_args": dict(ckpt.init_args)},
-            "sample_rate": sr, "hop_length": hop, "frame_rate": sr / hop,
-            "source": {"format": FORMAT_NAME, "file": Path(source).name, **ckpt.meta}}
-
-
-def convert_checkpoint(path: str | os.PathLike, out_dir: str | os.PathLike, *, config: Any = None,
-                       sample_rate: int | None = None, force: bool = False) -> Path:
-    """Convert an official file to an audiokit model folder (atomic; ``force`` to replace)."""
-    from audiokit.checkpoint import save_pretrained
-    from audiokit.io.atomic import check_writable
-
-    check_writable(out_dir, force)
-    ckpt = read_checkpoint(path, config=config, sample_rate=sample_rate)
-    return save_pretrained(ckpt.build(str(path)), audiokit_config(ckpt, path), out_dir, force=force)
-
-
-def to_official(model: "HiFiCodec") -> dict[str, OrderedDict]:
+def to_official(model: HiFiCodec) -> dict[str, OrderedDict]:
     """The released layout of ``model``'s weights (legacy weight norm, whatever style it uses)."""
     import torch
 
@@ -367,14 +321,14 @@ def to_official(model: "HiFiCodec") -> dict[str, OrderedDict]:
     return out
 
 
-def from_official_codes(codes: "torch.Tensor") -> "torch.Tensor":
+def from_official_codes(codes: torch.Tensor) -> torch.Tensor:
     """Reference codes ``[B, T, 4]`` -> audiokit codes ``(B, 4, T)`` (same stage-major order)."""
     if codes.dim() != 3:
         raise ValueError(f"expected HiFi-Codec codes [B, T, n_q], got {tuple(codes.shape)}")
     return codes.transpose(1, 2).long().contiguous()
 
 
-def to_official_codes(codes: "torch.Tensor") -> "torch.Tensor":
+def to_official_codes(codes: torch.Tensor) -> torch.Tensor:
     """audiokit codes ``(B, n_q, T)`` -> the reference's ``[B, T, n_q]``."""
     if codes.dim() != 3:
         raise ValueError(f"expected codes (B, n_q, T), got {tuple(codes.shape)}")

@@ -1,11 +1,11 @@
 """Building blocks shared by every discriminator.
 
-* :class:`WNConv1d` / :class:`WNConv2d`: convolutions with weight normalisation whose
-  parameters are named exactly like the legacy ``torch.nn.utils.weight_norm``
-  (``weight_g``, ``weight_v``, ``bias``), the layout every released discriminator and
-  training checkpoint uses (HiFi-GAN, vocos, EnCodec, the Language-Codec and
-  WavTokenizer forks). They also accept the newer parametrisation key style
-  (``parametrizations.weight.original0/1``) and a plain folded ``weight`` when loading.
+* :class:`WNConv1d` / :class:`WNConv2d` (from :mod:`audiokit.nn.weight_norm`, the one
+  weight-norm implementation): parameters named like the legacy
+  ``torch.nn.utils.weight_norm`` (``weight_g``, ``weight_v``, ``bias``), the layout every
+  released discriminator and training checkpoint uses (HiFi-GAN, vocos, EnCodec, the
+  Language-Codec and WavTokenizer forks); loading also accepts the parametrisation key
+  style and a folded ``weight``; deep-copyable.
 * :func:`make_conv`: ``norm`` = ``"weight_norm"`` | ``"spectral_norm"`` | ``"none"``.
 * :class:`DiscriminatorOutput` and :class:`MultiDiscriminator`: the common interface.
   ``score(x)`` returns ``(logits list, feature-maps list)`` for one signal and
@@ -22,60 +22,10 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-_G_ALIASES = ("parametrizations.weight.original0",)
-_V_ALIASES = ("parametrizations.weight.original1",)
+from audiokit.nn.weight_norm import WNConv1d, WNConv2d
 
-
-def _weight_norm_pre_hook(module: nn.Module, state_dict: dict, prefix: str, *_: Any) -> None:
-    """Rename new-style or folded weight-norm keys to ``weight_g`` / ``weight_v``."""
-    g_key, v_key = prefix + "weight_g", prefix + "weight_v"
-    for alias_g, alias_v in zip(_G_ALIASES, _V_ALIASES):
-        if prefix + alias_g in state_dict and g_key not in state_dict:
-            state_dict[g_key] = state_dict.pop(prefix + alias_g)
-            state_dict[v_key] = state_dict.pop(prefix + alias_v)
-    folded = prefix + "weight"
-    if folded in state_dict and g_key not in state_dict:
-        w = state_dict.pop(folded)
-        state_dict[v_key] = w
-        state_dict[g_key] = torch.norm_except_dim(w, 2, 0)
-
-
-class _WeightNormMixin:
-    """Replaces the ``weight`` parameter of a conv by ``weight_g`` (C_out, 1, ...) and
-    ``weight_v`` (same shape as the weight); ``weight = g * v / ||v||`` per output channel."""
-
-    def _init_weight_norm(self) -> None:
-        w = self.weight.detach().clone()  # type: ignore[attr-defined]
-        del self.weight  # type: ignore[attr-defined]
-        self.weight_g = nn.Parameter(torch.norm_except_dim(w, 2, 0))
-        self.weight_v = nn.Parameter(w)
-        self.register_load_state_dict_pre_hook(_weight_norm_pre_hook)  # type: ignore[attr-defined]
-
-    def folded_weight(self) -> torch.Tensor:
-        """The effective convolution weight ``g * v / ||v||``."""
-        return torch._weight_norm(self.weight_v, self.weight_g, 0)  # type: ignore[attr-defined]
-
-
-class WNConv1d(_WeightNormMixin, nn.Conv1d):
-    """``nn.Conv1d`` with weight normalisation; input ``(B, C_in, T)``."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_weight_norm()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._conv_forward(x, self.folded_weight(), self.bias)
-
-
-class WNConv2d(_WeightNormMixin, nn.Conv2d):
-    """``nn.Conv2d`` with weight normalisation; input ``(B, C_in, H, W)``."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_weight_norm()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._conv_forward(x, self.folded_weight(), self.bias)
+__all__ = ["DiscriminatorOutput", "MultiDiscriminator", "WNConv1d", "WNConv2d", "as_mono_batch",
+           "conditioned_post", "conditioning", "make_conv"]
 
 
 def make_conv(dims: int, *args: Any, norm: str = "weight_norm", **kwargs: Any) -> nn.Module:
@@ -113,6 +63,22 @@ def conditioning(emb: nn.Embedding, cond_id: torch.Tensor, x: torch.Tensor) -> t
     """
     e = emb(cond_id.reshape(-1))
     return (e.view(e.shape[0], -1, 1, 1) * x).sum(dim=1, keepdim=True)
+
+
+def conditioned_post(
+    disc: nn.Module, cond_id: torch.Tensor | None, x: torch.Tensor, fmap: list[torch.Tensor]
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The last layer of a sub-discriminator ``disc``: ``disc.conv_post(x)`` plus, given
+    ``cond_id``, the projection term of :func:`conditioning` with ``disc.emb`` (the reference
+    adds it in place, so the last feature map includes it). Appends the result to ``fmap``;
+    returns ``(logits (B, N), fmap)``.
+    """
+    h = conditioning(disc.emb, cond_id, x) if cond_id is not None else None
+    x = disc.conv_post(x)
+    if h is not None:
+        x = x + h
+    fmap.append(x)
+    return torch.flatten(x, 1, -1), fmap
 
 
 class DiscriminatorOutput(NamedTuple):

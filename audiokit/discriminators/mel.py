@@ -5,10 +5,14 @@
 
   - vocos / Language-Codec / WavTokenizer: torchaudio ``MelSpectrogram`` maths (periodic
     Hann, ``center=True`` reflect padding, magnitude ``|S|``, HTK mel scale, no filter
-    normalisation), ``log(clamp(mel, 1e-7))``;
+    normalisation), ``log(clamp(mel, 1e-7))``. This is the shared front-end's maths, so
+    it is computed by :class:`audiokit.features.MelFrontend` (preset ``vocos_mel_24k``
+    is the 24 kHz case);
   - HiFi-GAN / HiFi-Codec: reflect-pad ``(n_fft - hop) // 2`` each side, ``center=False``,
     magnitude ``sqrt(re^2 + im^2 + 1e-9)``, librosa Slaney mel filters,
-    ``log(clamp(mel, 1e-5))`` (``MelConfig.hifigan(...)``).
+    ``log(clamp(mel, 1e-5))`` (``MelConfig.hifigan(...)``). The ``1e-9`` inside the
+    square root (which keeps the gradient finite at silent bins) is not a front-end
+    option, so this convention keeps its own STFT here.
 
 * :class:`MelSpecReconstructionLoss`: vocos 0.1.0's ``L1(log mel(y), log mel(y_hat))``.
 * :class:`MultiResolutionMelLoss`: weighted sum of L1 log-mel distances at several
@@ -76,15 +80,20 @@ class LogMelSpectrogram(nn.Module):
     """``(B, T)`` or ``(B, 1, T)`` audio -> log-mel ``(B, n_mels, frames)``.
 
     Frames: center: ``T // hop + 1``; hifigan: ``(T + 2*((n_fft-hop)//2) - n_fft) // hop + 1``.
+    Configs the shared front-end computes (no ``mag_eps``, padding "center" or "none") run
+    through :class:`~audiokit.features.MelFrontend` (``self.frontend``); the others here.
     """
 
     def __init__(self, config: MelConfig) -> None:
         super().__init__()
-        import torchaudio.functional as AF
-
         if config.padding not in ("center", "hifigan", "none"):
             raise ValueError(f"unknown mel padding {config.padding!r}")
         self.config = config
+        self.frontend = _frontend(config)
+        if self.frontend is not None:
+            return
+        import torchaudio.functional as AF
+
         win = config.win_length or config.n_fft
         self.register_buffer("window", torch.hann_window(win), persistent=False)
         with warnings.catch_warnings():  # small n_fft with many mels: empty filters, as upstream
@@ -96,7 +105,7 @@ class LogMelSpectrogram(nn.Module):
         self.register_buffer("fb", fb, persistent=False)  # (n_freqs, n_mels)
 
     def magnitude(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, T)`` -> ``|STFT|**power`` ``(B, n_fft/2+1, frames)``."""
+        """``(B, T)`` -> ``(|STFT|**2 + mag_eps) ** (power / 2)`` ``(B, n_fft/2+1, frames)`` (own-STFT configs)."""
         c = self.config
         if c.padding == "hifigan":
             p = (c.n_fft - c.hop_length) // 2
@@ -112,8 +121,25 @@ class LogMelSpectrogram(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 3:
             x = x.squeeze(1)
+        if self.frontend is not None:
+            return self.frontend(x)
         mel = torch.matmul(self.magnitude(x).transpose(-1, -2), self.fb).transpose(-1, -2)
         return torch.log(torch.clamp(mel, min=self.config.log_floor))
+
+
+def _frontend(config: MelConfig) -> nn.Module | None:
+    """The :class:`~audiokit.features.MelFrontend` computing ``config``, or ``None`` when its maths differ."""
+    if config.mag_eps != 0.0 or config.padding == "hifigan":
+        return None
+    from audiokit.features import FrontendConfig, MelFrontend
+
+    return MelFrontend(FrontendConfig(
+        sample_rate=config.sample_rate, n_fft=config.n_fft, win_length=config.win_length,
+        hop_length=config.hop_length, n_mels=config.n_mels, f_min=config.f_min, f_max=config.f_max,
+        window="hann", periodic_window=True, framing="stft", padding=config.padding, pad_mode="reflect",
+        power=config.power, mel_scale=config.mel_scale, mel_norm=config.norm, log="clamp",
+        log_floor=config.log_floor,
+    ))
 
 
 class MultiResolutionMelLoss(nn.Module):

@@ -24,7 +24,7 @@ from torch import nn
 from audiokit.discriminators._layers import (
     MultiDiscriminator,
     as_mono_batch,
-    conditioning,
+    conditioned_post,
     make_conv,
 )
 
@@ -136,12 +136,7 @@ class DiscriminatorB(nn.Module):
                     fmap.append(band)
             outs.append(band)
         x = torch.cat(outs, dim=-1)
-        h = conditioning(self.emb, cond_id, x) if cond_id is not None else None
-        x = self.conv_post(x)
-        if h is not None:  # the reference adds h in place, so its last fmap includes it
-            x = x + h
-        fmap.append(x)
-        return torch.flatten(x, 1, -1), fmap
+        return conditioned_post(self, cond_id, x, fmap)
 
 
 class MultiBandDiscriminator(MultiDiscriminator):

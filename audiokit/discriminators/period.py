@@ -23,7 +23,7 @@ from torch import nn
 
 from audiokit.discriminators._layers import (
     MultiDiscriminator,
-    conditioning,
+    conditioned_post,
     make_conv,
 )
 
@@ -95,12 +95,7 @@ class DiscriminatorP(nn.Module):
             x = F.leaky_relu(conv(x), self.lrelu_slope)
             if i > 0 or self.include_first_fmap:
                 fmap.append(x)
-        h = conditioning(self.emb, cond_id, x) if cond_id is not None else None
-        x = self.conv_post(x)
-        if h is not None:  # the reference adds h in place, so its last fmap includes it
-            x = x + h
-        fmap.append(x)
-        return torch.flatten(x, 1, -1), fmap
+        return conditioned_post(self, cond_id, x, fmap)
 
 
 class MultiPeriodDiscriminator(MultiDiscriminator):

@@ -12,12 +12,19 @@ Released checkpoints store weight-normed layers in one of three ways:
 style a given module expects, so :func:`load_state_dict_any_style` loads all of them into
 any audiokit module, whether it was built with the legacy hook, the parametrization, or
 folded for inference by :func:`remove_weight_norm`.
+
+The legacy style is audiokit's own :class:`WeightNormed` (not ``torch.nn.utils.weight_norm``,
+which is deprecated and makes a module impossible to ``copy.deepcopy``): the layer keeps
+its class's forward, stores ``weight_g``/``weight_v`` and computes ``weight`` on access.
+:class:`WNConv1d`, :class:`WNConv2d`, :class:`WNConvTranspose1d` build such layers
+directly (the discriminators use them); :func:`apply_weight_norm` turns an existing
+layer into one. Either way a plain ``load_state_dict`` accepts all three key styles.
 """
 
 from __future__ import annotations
 
-import warnings
-from typing import Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -33,6 +40,86 @@ _G_PARAM = "parametrizations.weight.original0"
 _V_PARAM = "parametrizations.weight.original1"
 
 
+class WeightNormed:
+    """Mixin for a layer whose ``weight`` is ``g * v / ||v||`` (legacy names ``weight_g``, ``weight_v``).
+
+    ``g`` has the weight's shape with every dim but ``wn_dim`` set to 1; the norm is over
+    every dim but ``wn_dim``. ``weight`` is computed on each access (the base class's
+    forward reads it), so the module holds no derived tensor and deep-copies and pickles
+    like any module. Loading also accepts ``parametrizations.weight.original0/1`` and a
+    folded ``weight`` (split as ``g = ||w||``, ``v = w``).
+    """
+
+    wn_base: type  # the plain layer class (set on each subclass)
+    wn_dim: int = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _split_weight(self, 0)  # type: ignore[arg-type]
+
+    @property
+    def weight(self) -> torch.Tensor:
+        params = self._parameters  # type: ignore[attr-defined]
+        if "weight_v" in params:
+            return torch._weight_norm(params["weight_v"], params["weight_g"], self.wn_dim)
+        if params.get("weight") is None:  # inside the base __init__, before the weight exists
+            raise AttributeError("weight")
+        return params["weight"]
+
+    def folded_weight(self) -> torch.Tensor:
+        """The effective weight ``g * v / ||v||`` (same as ``self.weight``)."""
+        return self.weight
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any, **kwargs: Any) -> None:
+        _to_legacy_keys(state_dict, prefix, self.wn_dim)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)  # type: ignore[misc]
+
+
+_WN_CLASSES: dict[type, type] = {}
+
+
+def weight_normed_class(base: type) -> type:
+    """The :class:`WeightNormed` subclass of ``base`` (``WNConv1d`` for ``nn.Conv1d``), made once."""
+    cls = _WN_CLASSES.get(base)
+    if cls is None:
+        name = "WN" + base.__name__
+        cls = type(name, (WeightNormed, base), {"__module__": __name__, "__qualname__": name, "wn_base": base,
+                                                "__doc__": f"``{base.__name__}`` with weight normalisation."})
+        _WN_CLASSES[base] = cls
+        globals().setdefault(name, cls)  # so that pickle finds it by name
+    return cls
+
+
+def _split_weight(module: nn.Module, dim: int) -> None:
+    """Replace ``module.weight`` by ``weight_g`` (its norm) and ``weight_v`` (itself)."""
+    w = module._parameters.pop("weight").detach()
+    g, v = unfold_weight_norm(w, dim)
+    module.wn_dim = dim
+    module.register_parameter("weight_g", nn.Parameter(g))
+    module.register_parameter("weight_v", nn.Parameter(v))
+
+
+def _fold_weight(module: WeightNormed) -> None:
+    """Undo :func:`_split_weight`: a plain layer of the base class with the effective weight."""
+    w = module.weight.detach().clone()
+    del module._parameters["weight_g"], module._parameters["weight_v"]  # type: ignore[attr-defined]
+    module.__class__ = module.wn_base
+    module.__dict__.pop("wn_dim", None)
+    module.weight = nn.Parameter(w)
+
+
+def _to_legacy_keys(state_dict: dict, prefix: str, dim: int) -> None:
+    """Rename a parametrize-style pair, or split a folded ``weight``, into ``weight_g``/``weight_v``."""
+    g_key, v_key = prefix + _G_LEGACY, prefix + _V_LEGACY
+    if g_key in state_dict or v_key in state_dict:
+        return
+    if prefix + _G_PARAM in state_dict and prefix + _V_PARAM in state_dict:
+        state_dict[g_key] = state_dict.pop(prefix + _G_PARAM)
+        state_dict[v_key] = state_dict.pop(prefix + _V_PARAM)
+    elif prefix + "weight" in state_dict:
+        state_dict[g_key], state_dict[v_key] = unfold_weight_norm(state_dict.pop(prefix + "weight"), dim)
+
+
 def apply_weight_norm(module: nn.Module, style: str = LEGACY, dim: int = 0) -> nn.Module:
     """Weight-normalise ``module.weight`` in the given ``style`` and return the module.
 
@@ -41,9 +128,11 @@ def apply_weight_norm(module: nn.Module, style: str = LEGACY, dim: int = 0) -> n
     ``torch.nn.utils.parametrizations.weight_norm``.
     """
     if style == LEGACY:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*weight_norm.*deprecated", category=FutureWarning)
-            return torch.nn.utils.weight_norm(module, name="weight", dim=dim)
+        if isinstance(module, WeightNormed) or not isinstance(module._parameters.get("weight"), nn.Parameter):
+            raise ValueError(f"{type(module).__name__} has no plain 'weight' parameter to weight-normalise")
+        module.__class__ = weight_normed_class(type(module))
+        _split_weight(module, dim)
+        return module
     if style == PARAMETRIZE:
         return torch.nn.utils.parametrizations.weight_norm(module, name="weight", dim=dim)
     raise ValueError(f"unknown weight-norm style {style!r}; expected one of {STYLES}")
@@ -144,6 +233,8 @@ def remove_weight_norm(module: nn.Module) -> nn.Module:
     norm) is folded too. Returns ``module`` (changed in place).
     """
     for sub in module.modules():
+        if isinstance(sub, WeightNormed):
+            _fold_weight(sub)
         hook = _legacy_hook(sub)
         if hook is not None:
             torch.nn.utils.remove_weight_norm(sub, name=hook.name)
@@ -155,6 +246,14 @@ def remove_weight_norm(module: nn.Module) -> nn.Module:
 def has_weight_norm(module: nn.Module) -> bool:
     """Whether any sub-module of ``module`` still carries a weight norm (either style)."""
     return any(
-        _legacy_hook(sub) is not None or parametrize.is_parametrized(sub, "weight")
+        isinstance(sub, WeightNormed) or _legacy_hook(sub) is not None or parametrize.is_parametrized(sub, "weight")
         for sub in module.modules()
     )
+
+
+#: weight-normed layers, built directly: ``WNConv1d(c_in, c_out, kernel, ...)``, input ``(B, C_in, T)``
+WNConv1d = weight_normed_class(nn.Conv1d)
+#: input ``(B, C_in, H, W)``
+WNConv2d = weight_normed_class(nn.Conv2d)
+#: input ``(B, C_in, T)``
+WNConvTranspose1d = weight_normed_class(nn.ConvTranspose1d)

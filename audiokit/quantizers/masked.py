@@ -33,7 +33,8 @@ class MaskedChannelRVQ(ResidualVQ):
     """MCRVQ with the keys of :class:`ResidualVQ` (``vq.layers.{i}._codebook.*``).
 
     Args: as :class:`ResidualVQ` (Language-Codec: dim 128, n_q 8, codebook_size 1024,
-    ``kmeans_iters=50``). Using ``n_q < 3`` keeps only the first masked codebooks.
+    ``kmeans_iters=50``, ``detach_residual=True`` as its training loop subtracts the
+    masked stages with ``.detach()``). Using ``n_q < 3`` keeps only the first masked codebooks.
     """
 
     def _stage_inputs(self, x: torch.Tensor, residual: torch.Tensor, index: int) -> torch.Tensor:

@@ -14,7 +14,12 @@ import math
 import torch
 from torch import nn
 
-from audiokit.quantizers.base import QuantizerOutput, check_codes, check_n_q, merge_stats
+from audiokit.quantizers.base import (
+    QuantizerOutput,
+    check_codes,
+    check_n_q,
+    merge_stats,
+)
 from audiokit.quantizers.codebooks import make_codebook
 from audiokit.quantizers.layer import LayerOutput, VQLayer
 
@@ -36,6 +41,10 @@ class ResidualVQ(nn.Module):
         codebook_size: entries per codebook K.
         codebook_dim: entry dimension (default ``dim``; otherwise projections are added).
         codebook: update rule, ``"ema"`` (default) or ``"learned"``.
+        detach_residual: subtract each stage's output from the running residual with
+            ``.detach()`` (Language-Codec's training loop): later stages then pass their
+            gradient straight to the input instead of cancelling against earlier stages.
+            Codes, lookups and inference outputs are the same either way.
         **codebook_kwargs: passed to every codebook (e.g. ``kmeans_iters``, ``decay``).
 
     Any prefix of the codebooks can be used (``n_q`` at encode/forward): that is the
@@ -43,12 +52,13 @@ class ResidualVQ(nn.Module):
     """
 
     def __init__(self, dim: int, n_q: int, codebook_size: int, *, codebook_dim: int | None = None,
-                 codebook: str = "ema", **codebook_kwargs) -> None:
+                 codebook: str = "ema", detach_residual: bool = False, **codebook_kwargs) -> None:
         super().__init__()
         if n_q < 1:
             raise ValueError(f"n_q must be >= 1, got {n_q}")
         self.dim = dim
         self.codebook_size = codebook_size
+        self.detach_residual = detach_residual
         cb_dim = dim if codebook_dim is None else codebook_dim
         layers = [VQLayer(dim, make_codebook(codebook, cb_dim, codebook_size, **codebook_kwargs))
                   for _ in range(n_q)]
@@ -85,7 +95,7 @@ class ResidualVQ(nn.Module):
         outs = []
         for index, layer in enumerate(self.vq.layers[:n_q]):
             out = layer(self._stage_inputs(x, residual, index))
-            residual = residual - out.quantized
+            residual = residual - (out.quantized.detach() if self.detach_residual else out.quantized)
             quantized_out = quantized_out + out.quantized
             outs.append(out)
         return quantized_out, outs

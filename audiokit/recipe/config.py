@@ -10,17 +10,14 @@ at once with a "did you mean" hint instead of being silently ignored. YAML is lo
 from __future__ import annotations
 
 import copy
-import difflib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
+from audiokit.config import (
+    hint as did_you_mean,  # the one "did you mean" (recipe.cli, plan use this name)
+)
 from audiokit.errors import ConfigError
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -101,3 +101,32 @@ def test_help_lists_convert():
     proc = subprocess.run([sys.executable, "-m", "audiokit", "--help"], capture_output=True, text=True, timeout=120,
                           check=False)
     assert proc.returncode == 0 and "convert" in proc.stdout
+
+
+def _hificodec_file(path: Path) -> Path:
+    spec = importlib.util.spec_from_file_location(
+        "_hificodec_fixture", Path(__file__).resolve().parents[1] / "unit" / "models" / "codec" / "_hificodec_fixture.py")
+    hf = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("_hificodec_fixture", hf)
+    spec.loader.exec_module(hf)
+    cfg = dict(hf.RELEASES["16k_320d"], upsample_initial_channel=64)
+    torch.save(hf.official_checkpoint(hf.official_key_shapes(cfg, latent=64, enc_base=8)), path)
+    return path
+
+
+def test_sample_rate_option_per_format(ckpt, tmp_path):
+    # WavTokenizer weights fix the rate: the option does not apply
+    out = tmp_path / "wt"
+    assert_user_error(cli(ckpt, out, "--sample-rate", "16000"), "sample_rate", "does not apply")
+    assert not out.exists()
+    # an anonymous hop-320 HiFi-Codec file needs it (16 and 24 kHz releases share the hop)
+    anonymous = _hificodec_file(tmp_path / "g_00100000")
+    out = tmp_path / "hifi"
+    assert_user_error(cli(anonymous, out), "--sample-rate")
+    assert not out.exists()
+    proc = cli(anonymous, out, "--sample-rate", "16000")
+    assert proc.returncode == 0, proc.stderr
+    assert "hificodec" in proc.stdout and "16000 Hz, hop 320" in proc.stdout
+    assert load_pretrained(out).sample_rate == 16000
+    # a release name as --config: its numbers must agree with the shapes (this file is narrower)
+    assert_user_error(cli(anonymous, tmp_path / "rel", "--config", "hificodec_16k_320d"), "does not match")

@@ -111,7 +111,7 @@ class LanguageCodec(Codec):
         self.encoder = SEANetEncoder(dimension=dimension, n_filters=n_filters, ratios=ratios, lstm=lstm)
         self.quantizer = MaskedChannelRVQ(
             dimension, n_q, codebook_size, kmeans_init=True, kmeans_iters=kmeans_iters, decay=decay,
-            threshold_ema_dead_code=threshold_ema_dead_code,
+            threshold_ema_dead_code=threshold_ema_dead_code, detach_residual=True,
         )
         self.backbone = VocosBackbone(
             input_channels=dimension, dim=backbone_dim, intermediate_dim=intermediate_dim,

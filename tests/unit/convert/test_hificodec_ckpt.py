@@ -214,3 +214,45 @@ def test_official_codes_layout():
     assert torch.equal(hc.to_official_codes(ours), codes)
     with pytest.raises(ValueError):
         hc.from_official_codes(codes[0])
+
+
+def test_pretrained_bundles_and_load_of_an_official_file(ckpt16, tmp_path, monkeypatch):
+    import dataclasses
+
+    from audiokit import pretrained
+
+    monkeypatch.setenv("AUDIOKIT_HOME", str(tmp_path / "home"))
+    rates = {n: (b.sample_rate, b.hop_length) for n, b in pretrained.BUNDLES.items() if n.startswith("hificodec-")}
+    assert rates == {"hificodec-16k-320d": (16000, 320), "hificodec-16k-320d-large-universal": (16000, 320),
+                     "hificodec-24k-240d": (24000, 240), "hificodec-24k-320d": (24000, 320)}
+    bundle = pretrained.get_bundle("hificodec-24k-320d")
+    assert bundle.filenames == ("HiFi-Codec-24k-320d",) and bundle.class_path == hc.CLASS_PATH
+    with pytest.raises(CheckpointError, match="does not download") as err:
+        pretrained.load("hificodec-24k-320d")
+    assert "HiFi-Codec-24k-320d" in one_line(err) and hc.SOURCE in one_line(err)
+
+    # pretrained.load(path) on the nested official dict; the name tells 16 kHz
+    wav = torch.randn(1, 1, 1600) * 0.3
+    direct = pretrained.load(ckpt16)
+    assert direct.sample_rate == 16000
+    assert torch.equal(direct.encode(wav), hc.load_checkpoint(ckpt16).encode(wav))
+    anonymous = write(tmp_path / "g_00000001", torch.load(ckpt16, weights_only=True))
+    with pytest.raises(CheckpointError, match="sample rate"):
+        pretrained.load(anonymous)
+    assert pretrained.load(anonymous, sample_rate=24000).sample_rate == 24000
+    with pytest.raises(CheckpointError, match="does not apply"):
+        pretrained.load(anonymous, keep_discriminators=True)
+
+    # a real-release bundle refuses this narrow file; a bundle of its size loads it
+    bundle.cache_dir().mkdir(parents=True)
+    write(bundle.cache_dir() / "HiFi-Codec-24k-320d", torch.load(ckpt16, weights_only=True))
+    with pytest.raises(CheckpointError, match="requested model"):
+        pretrained.load("hificodec-24k-320d")
+    tiny = dataclasses.replace(bundle, name="tiny-hifi",
+                               init_args=dict(hc.read_checkpoint(ckpt16).init_args, sample_rate=24000))
+    monkeypatch.setitem(pretrained.BUNDLES, "tiny-hifi", tiny)
+    tiny.cache_dir().mkdir(parents=True)
+    write(tiny.cache_dir() / "HiFi-Codec-24k-320d", torch.load(ckpt16, weights_only=True))
+    model = pretrained.load("tiny-hifi")
+    assert model.sample_rate == 24000
+    assert torch.equal(model.encode(wav), direct.encode(wav))

@@ -320,3 +320,39 @@ def test_full_size_state_dicts_give_both_releases():
         assert ckpt.init_args == model.init_args
         shape = tuple(state["feature_extractor.encodec.quantizer.vq.layers.0._codebook.embed"].shape)
         assert shape == ((1024, 128) if version == "v2" else (2048, 128))
+
+
+# --------------------------------------------------------------------------- bundles
+def test_pretrained_load_and_bundles(release, tmp_path, monkeypatch):
+    import dataclasses
+
+    from audiokit import pretrained
+
+    version, source, path = release
+    wav = _wav(length=3000)
+    assert torch.equal(pretrained.load(path).encode(wav), source.encode(wav))  # format detected from keys
+
+    monkeypatch.setenv("AUDIOKIT_HOME", str(tmp_path / "home"))
+    names = {"v2": ["languagecodec-paper-8nq"], "v1": ["languagecodec-v1-paper-8nq", "languagecodec-v1-chinese-8nq"]}
+    for name in names[version]:
+        bundle = pretrained.get_bundle(name)
+        assert dict(bundle.init_args) == lc.release_init_args(version)
+        assert (bundle.frame_rate, bundle.file_pattern) == (75.0, "*.ckpt")
+    bundle = pretrained.get_bundle(names[version][0])
+    with pytest.raises(CheckpointError, match="does not download") as excinfo:
+        pretrained.load(bundle.name)
+    assert "*.ckpt" in _one_line_error(excinfo) and "Languagecodec" in _one_line_error(excinfo)
+    # the Drive file names are not published: any one *.ckpt is taken, and checked against the release
+    bundle.cache_dir().mkdir(parents=True)
+    (bundle.cache_dir() / "downloaded.ckpt").write_bytes(path.read_bytes())
+    with pytest.raises(CheckpointError, match="requested model"):
+        pretrained.load(bundle.name)  # the tiny file is not the full-size release
+    tiny = dataclasses.replace(bundle, name="tiny-lc", init_args=lc.read_checkpoint(path).init_args)
+    monkeypatch.setitem(pretrained.BUNDLES, "tiny-lc", tiny)
+    tiny.cache_dir().mkdir(parents=True)
+    (tiny.cache_dir() / "whatever-name.ckpt").write_bytes(path.read_bytes())
+    assert torch.equal(pretrained.load("tiny-lc").encode(wav), source.encode(wav))
+    (tiny.cache_dir() / "second.ckpt").write_bytes(b"x")
+    with pytest.raises(CheckpointError, match="2 files match") as excinfo:
+        pretrained.load("tiny-lc")
+    assert "second.ckpt" in _one_line_error(excinfo)

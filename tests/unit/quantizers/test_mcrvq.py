@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from audiokit.quantizers import MaskedChannelRVQ, ResidualVQ
-from audiokit.quantizers.masked import channel_bounds, keep_channels
+from audiokit.quantizers.masked import channel_bounds
 
 DIM = 12
 
@@ -82,3 +82,29 @@ def test_training_gradient_flows_through_masks():
     out.quantized.sum().backward()
     # each masked third's straight-through passes gradient 1 to its own channels only
     assert torch.allclose(x.grad, torch.ones_like(x))
+
+
+def test_detach_residual_flag_and_language_codec_sets_it():
+    """MCRVQ with detach_residual: codes unchanged, later stages' gradient reaches the input."""
+    from audiokit.models.codec.languagecodec import LanguageCodec
+
+    x = _latent()
+    torch.manual_seed(0)
+    plain = MaskedChannelRVQ(DIM, 5, 16, kmeans_init=False).train()
+    torch.manual_seed(0)
+    detached = MaskedChannelRVQ(DIM, 5, 16, kmeans_init=False, detach_residual=True).train()
+    grads = []
+    for model in (plain, detached):
+        xi = x.clone().requires_grad_(True)
+        out = model(xi)
+        out.quantized.sum().backward()
+        grads.append((xi.grad, out.codes))
+    (g_plain, c_plain), (g_det, c_det) = grads
+    assert torch.equal(c_plain, c_det)
+    # 3 masked stages give 1 per kept channel; stage 3 sees x - q0 - q1 - q2: 0 without
+    # detach (it cancels), 1 with; stage 4 likewise -> 1 vs 3
+    assert torch.allclose(g_plain, torch.ones_like(x))
+    assert torch.allclose(g_det, torch.full_like(x, 3.0))
+    codec = LanguageCodec(ratios=[2, 2], dimension=12, n_filters=2, n_q=4, codebook_size=8, backbone_dim=16,
+                          intermediate_dim=24, num_layers=1, n_fft=16, train_n_q=[3, 4])
+    assert codec.quantizer.detach_residual

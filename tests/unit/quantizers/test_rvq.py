@@ -154,3 +154,29 @@ def test_bad_codes_and_n_q_raise_clear_errors():
         rvq.decode(torch.zeros(1, 2, 3))
     with pytest.raises(ValueError, match="n_q must be between 1 and 4"):
         rvq.decode(torch.zeros(1, 5, 3, dtype=torch.long))
+
+
+def _grad_and_codes(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    x = x.clone().requires_grad_(True)
+    out = model(x)
+    out.quantized.sum().backward()
+    return x.grad, out.codes, out.quantized.detach()
+
+
+def test_detach_residual_changes_gradients_only():
+    """Language-Codec's loop subtracts earlier stages with .detach(): each straight-through
+    stage then passes its gradient to the input (n_q x), whereas without it every later
+    residual cancels against the earlier stage's straight-through term (1 x)."""
+    x = _latent()
+    plain, detached = _rvq(n_q=3).train(), _rvq(n_q=3, detach_residual=True).train()
+    assert not plain.detach_residual and detached.detach_residual
+    g_plain, codes_plain, q_plain = _grad_and_codes(plain, x)
+    g_det, codes_det, q_det = _grad_and_codes(detached, x)
+    assert torch.allclose(g_plain, torch.ones_like(x))
+    assert torch.allclose(g_det, torch.full_like(x, 3.0))
+    assert torch.equal(codes_plain, codes_det)  # same codes, same values: only gradients differ
+    assert torch.allclose(q_plain, q_det)
+    for model in (plain, detached):
+        model.eval()
+    assert torch.equal(plain.encode(x), detached.encode(x))
+    assert torch.equal(plain(x).quantized, detached(x).quantized)
