@@ -231,7 +231,7 @@ def _read_weights(path: Path) -> dict[str, "torch.Tensor"]:
     return tensors
 
 
-def _check_state(model: "torch.nn.Module", state: Mapping[str, Any], where: Path, strict: bool) -> None:
+def check_state(model: "torch.nn.Module", state: Mapping[str, Any], where: Path, strict: bool) -> None:
     expected = model.state_dict()
     for key, t in expected.items():  # in the model's order: the first mismatch is the telling one
         if key in state and tuple(state[key].shape) != tuple(t.shape):
@@ -259,6 +259,6 @@ def load_pretrained(path: str | os.PathLike, *, map_location: Any = "cpu", stric
     weights = folder / WEIGHTS_NAME
     state = _read_weights(weights)
     model = instantiate(cfg["model"], where=f"{folder / CONFIG_NAME}: model")
-    _check_state(model, state, weights, strict)
+    check_state(model, state, weights, strict)
     model.load_state_dict(state, strict=strict)
     return model.to(map_location).eval()

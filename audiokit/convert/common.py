@@ -159,11 +159,11 @@ def load_checked(model: nn.Module, state: Mapping[str, torch.Tensor], where: str
 
     Raises :class:`CheckpointError` naming the first missing, unexpected or mis-shaped tensor.
     """
-    from audiokit.checkpoint import _check_state
+    from audiokit.checkpoint import check_state
     from audiokit.nn.weight_norm import adapt_weight_norm_keys
 
     adapted = adapt_weight_norm_keys(state, model)
-    _check_state(model, adapted, where, strict=True)
+    check_state(model, adapted, where, strict=True)
     model.load_state_dict(adapted, strict=True)
 
 
