@@ -15,10 +15,12 @@ Importing this module is light (no torch, jiwer and pocketsphinx are imported wh
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -145,7 +147,7 @@ def score_by_speaker(refs: Mapping[str, str], hyps: Mapping[str, str],
 
 
 def _pct(value: float) -> str:
-    return "–" if value != value else f"{100 * value:.2f}"
+    return "–" if math.isnan(value) else f"{100 * value:.2f}"
 
 
 def speaker_table(systems: Mapping[str, SpeakerScores]) -> str:
