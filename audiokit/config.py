@@ -26,7 +26,7 @@ from audiokit.errors import ConfigError
 
 #: top-level keys of a training config (audiokit.train.runner documents each)
 TRAIN_KEYS: tuple[str, ...] = (
-    "seed", "exp_dir", "task", "data", "trainer", "checkpoint", "loggers", "callbacks",
+    "seed", "exp_dir", "task", "data", "trainer", "checkpoint", "loggers", "callbacks", "threads",
 )
 
 _Key = tuple  # a key path: ("task", "init_args", "lr")

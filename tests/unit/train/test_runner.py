@@ -19,7 +19,7 @@ def _resolve(*overrides: str) -> dict:
 
 def test_resolved_config_fills_defaults():
     cfg = _resolve("trainer.max_steps=3")
-    assert list(cfg) == ["seed", "exp_dir", "task", "data", "trainer", "checkpoint", "loggers", "callbacks"]
+    assert list(cfg) == ["seed", "exp_dir", "task", "data", "trainer", "checkpoint", "loggers", "callbacks", "threads"]
     assert cfg["checkpoint"]["every_n_epochs"] is None and cfg["callbacks"] == []
     assert cfg["data"]["init_args"]["num_workers"] == 0
 
@@ -78,3 +78,27 @@ def test_corrupt_last_ckpt_is_checkpoint_error(tmp_path):
     cfg = load_config(TOY, [f"exp_dir={exp}", "loggers=[]", "trainer.enable_progress_bar=false"])
     with pytest.raises(CheckpointError, match="last.ckpt: corrupt or not a torch checkpoint"):
         train(cfg)
+
+
+def test_threads_key_sets_torch_threads(monkeypatch):
+    import torch
+
+    from audiokit.errors import ConfigError
+    from audiokit.train.runner import set_threads
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", str(before))
+    try:
+        set_threads(1)
+        assert torch.get_num_threads() == 1
+        set_threads(None)  # null keeps the current setting
+        assert torch.get_num_threads() == 1
+        for bad in (0, -2, 1.5, "two", True):
+            try:
+                set_threads(bad)
+            except ConfigError as err:
+                assert "threads" in str(err)
+            else:
+                raise AssertionError(f"threads={bad!r} accepted")
+    finally:
+        torch.set_num_threads(before)
