@@ -27,6 +27,7 @@ VERBS: dict[str, str] = {
     "codec": "codec",
     "transcribe": "transcribe",
     "stream": "stream",
+    "synthesize": "synthesize",
 }
 
 
