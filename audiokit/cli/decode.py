@@ -125,19 +125,14 @@ class _Decoder:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from audiokit.cli.encode import check_device, load_codec, precheck_outputs
+    from audiokit.cli.encode import check_device, load_codec, start_batch
     from audiokit.errors import AudiokitError
-    from audiokit.io.batch import BatchReporter, expand_inputs
 
     if args.chunk_seconds is not None and not args.chunk_seconds > 0:
         raise AudiokitError(f"--chunk-seconds must be positive, got {args.chunk_seconds}")
     suffix = Path(args.output).suffix.lower().lstrip(".")
     fmt = args.format or (suffix if suffix in OUT_FORMATS else "wav")
-    exp = expand_inputs(args.inputs, args.output, CODES_EXTS, f".{fmt}")
-    rep = BatchReporter("decode", exp.total)
-    for path, reason in exp.failures:
-        rep.error(path, reason)
-    jobs = precheck_outputs(rep, exp.jobs, args.force)
+    exp, rep, jobs = start_batch("decode", args, CODES_EXTS, f".{fmt}")
     dec = None
     if jobs:
         dec = _Decoder(load_codec(args.model, check_device(args.device)), args, rep)

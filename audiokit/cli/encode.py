@@ -100,6 +100,18 @@ def precheck_outputs(reporter: Any, jobs: list, force: bool) -> list:
     return keep
 
 
+def start_batch(verb: str, args: argparse.Namespace, exts: tuple[str, ...], out_ext: str) -> tuple[Any, Any, list]:
+    """Expand ``args.inputs`` into jobs mirrored under ``args.output`` and report the inputs that
+    cannot be used and the outputs in the way: ``(expansion, reporter, jobs to run)``."""
+    from audiokit.io.batch import BatchReporter, expand_inputs
+
+    exp = expand_inputs(args.inputs, args.output, exts, out_ext)
+    rep = BatchReporter(verb, exp.total)
+    for path, reason in exp.failures:
+        rep.error(path, reason)
+    return exp, rep, precheck_outputs(rep, exp.jobs, args.force)
+
+
 # ----------------------------------------------------------------------------- encoding
 class _Encoder:
     """Encodes the jobs of one run; failures go to the reporter."""
@@ -190,18 +202,14 @@ def run(args: argparse.Namespace) -> int:
 
     from audiokit.errors import AudiokitError
     from audiokit.io.audio import audio_info
-    from audiokit.io.batch import BatchReporter, expand_inputs, group_by_length
+    from audiokit.io.batch import group_by_length
 
     if args.batch_size < 1:
         raise AudiokitError(f"--batch-size must be at least 1, got {args.batch_size}")
     if not args.chunk_seconds > 0:
         raise AudiokitError(f"--chunk-seconds must be positive, got {args.chunk_seconds}")
     fmt = args.format or ("npy" if Path(args.output).suffix.lower() == ".npy" else "akc")
-    exp = expand_inputs(args.inputs, args.output, AUDIO_EXTS, f".{fmt}")
-    rep = BatchReporter("encode", exp.total)
-    for path, reason in exp.failures:
-        rep.error(path, reason)
-    jobs = precheck_outputs(rep, exp.jobs, args.force)
+    exp, rep, jobs = start_batch("encode", args, AUDIO_EXTS, f".{fmt}")
     enc = None
     start = time.perf_counter()
     if jobs:

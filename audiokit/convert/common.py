@@ -179,14 +179,16 @@ def yaml_number(node: Mapping, key: str, where: str, kind: type = int) -> Any:
     return kind(value)
 
 
-def yaml_section(node: Any, key: str, where: str) -> Mapping:
-    """``node[key]`` (its ``init_args`` for a class node) as a mapping, else :class:`ConfigError`."""
+def yaml_section(node: Any, key: str, where: str,
+                 expected: str = "an official WavTokenizer YAML with model.init_args.{feature_extractor,"
+                 "backbone,head}") -> Mapping:
+    """``node[key]`` (its ``init_args`` for a class node) as a mapping, else :class:`ConfigError`
+    (``expected`` says what the file should have been)."""
     sub = node.get(key) if isinstance(node, Mapping) else None
     if isinstance(sub, Mapping) and "init_args" in sub:
         sub = sub["init_args"]
     if not isinstance(sub, Mapping):
-        raise ConfigError(f"{where}: missing section '{key}' (expected an official WavTokenizer YAML "
-                          "with model.init_args.{feature_extractor,backbone,head})")
+        raise ConfigError(f"{where}: missing section '{key}' (expected {expected})")
     return sub
 
 

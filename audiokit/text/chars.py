@@ -22,9 +22,8 @@ from audiokit.text.tokenizer import (
     check_on_unknown,
     describe_chars,
     normalize_text,
-    read_meta,
     read_transcripts,
-    write_meta,
+    unknown_chars_error,
 )
 
 
@@ -41,6 +40,7 @@ class CharTokenizer(Tokenizer):
     """
 
     kind = "chars"
+    label = "character"
 
     def __init__(
         self,
@@ -104,7 +104,7 @@ class CharTokenizer(Tokenizer):
         if -1 in ids:
             missing = [ch for ch, i in zip(text, ids) if i < 0]
             if self.on_unknown == "error":
-                raise TokenizerError(f"characters not in the vocabulary: {describe_chars(missing)}")
+                raise unknown_chars_error(missing)
             ids = [i if i >= 0 else len(self.chars) for i in ids]
         return ids
 
@@ -116,23 +116,14 @@ class CharTokenizer(Tokenizer):
     def save(self, directory: str | os.PathLike, force: bool = False) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "type": self.kind,
-            "version": 1,
-            "tokens": self.chars,
-            "unk": self.has_unk,
-            "on_unknown": self.on_unknown,
-            "lowercase": self.lowercase,
-        }
-        write_meta(directory, meta, force)
+        self.write_own_meta(directory, force, tokens=self.chars, unk=self.has_unk, on_unknown=self.on_unknown,
+                            lowercase=self.lowercase)
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> CharTokenizer:
         directory = Path(directory)
-        meta = read_meta(directory)
+        meta = cls.read_own_meta(directory)
         where = directory / "tokenizer.json"
-        if meta is None or meta["type"] != cls.kind:
-            raise TokenizerError(f"{where}: not a character tokenizer")
         tokens = meta.get("tokens")
         if not isinstance(tokens, list):
             raise TokenizerError(f"{where}: 'tokens' must be a list of characters")

@@ -27,11 +27,9 @@ from audiokit.text.tokenizer import (
     Tokenizer,
     TokenizerError,
     check_on_unknown,
-    describe_chars,
     normalize_text,
-    read_meta,
     read_transcripts,
-    write_meta,
+    unknown_chars_error,
 )
 
 MODEL_FILE = "tokenizer.model"
@@ -81,6 +79,7 @@ class SentencePieceTokenizer(Tokenizer):
     """
 
     kind = "sentencepiece"
+    label = "sentencepiece"
 
     def __init__(self, model_proto: bytes, on_unknown: str = "unk", source: str = "<memory>"):
         spm = _spm()
@@ -171,9 +170,7 @@ class SentencePieceTokenizer(Tokenizer):
             missing = [
                 ch for ch in set(text) if not ch.isspace() and self.unk_id in self.sp.encode(ch)
             ]
-            raise TokenizerError(
-                f"characters not in the vocabulary: {describe_chars(missing or ['?'])}"
-            )
+            raise unknown_chars_error(missing or ["?"])
         return ids
 
     def decode(self, ids: Iterable[int]) -> str:
@@ -206,8 +203,7 @@ class SentencePieceTokenizer(Tokenizer):
         )
         write_text_atomic(targets[1], vocab)
         write_text_atomic(targets[2], "".join(t + "\n" for t in self.nemo_vocab()))
-        meta = {"type": self.kind, "version": 1, "model": MODEL_FILE, "on_unknown": self.on_unknown}
-        write_meta(directory, meta, force=True)
+        self.write_own_meta(directory, True, model=MODEL_FILE, on_unknown=self.on_unknown)
 
     @classmethod
     def load(
@@ -215,9 +211,7 @@ class SentencePieceTokenizer(Tokenizer):
     ) -> SentencePieceTokenizer:
         """Load an audiokit folder or a NeMo-style one (``tokenizer.model`` + ``vocab.txt``)."""
         directory = Path(directory)
-        meta = read_meta(directory) or {}
-        if meta and meta["type"] != cls.kind:
-            raise TokenizerError(f"{directory / META_FILE}: not a sentencepiece tokenizer")
+        meta = cls.read_own_meta(directory, required=False) or {}
         name = str(meta.get("model", ""))
         if name and Path(name).name != name:
             raise TokenizerError(f"{directory / META_FILE}: 'model' must be a file name: {name!r}")

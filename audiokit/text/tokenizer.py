@@ -55,6 +55,11 @@ def describe_chars(chars: Iterable[str]) -> str:
     return ", ".join(parts)
 
 
+def unknown_chars_error(chars: Iterable[str]) -> TokenizerError:
+    """The error for characters outside a vocabulary (policy ``on_unknown="error"``)."""
+    return TokenizerError(f"characters not in the vocabulary: {describe_chars(chars)}")
+
+
 def check_on_unknown(value: str) -> str:
     """Validate an ``on_unknown`` policy name."""
     if value not in ON_UNKNOWN:
@@ -67,6 +72,8 @@ class Tokenizer(ABC):
 
     #: the ``type`` written to ``tokenizer.json``
     kind: str = ""
+    #: how errors name this kind of tokenizer ("not a character tokenizer")
+    label: str = ""
 
     @property
     @abstractmethod
@@ -116,6 +123,19 @@ class Tokenizer(ABC):
     def decode_batch(self, batch: Iterable[Iterable[int]]) -> list[str]:
         """:meth:`decode` for each id sequence."""
         return [self.decode(ids) for ids in batch]
+
+    def write_own_meta(self, directory: Path, force: bool, **fields: object) -> None:
+        """Write ``tokenizer.json``: ``{"type": kind, "version": 1, **fields}`` (see :func:`write_meta`)."""
+        write_meta(directory, {"type": self.kind, "version": 1, **fields}, force)
+
+    @classmethod
+    def read_own_meta(cls, directory: Path, required: bool = True) -> dict | None:
+        """The ``tokenizer.json`` of ``directory``, refused unless its ``type`` is :attr:`kind`;
+        a folder without one gives None, or an error when ``required``."""
+        meta = read_meta(directory)
+        if (meta is None and required) or (meta is not None and meta["type"] != cls.kind):
+            raise TokenizerError(f"{directory / META_FILE}: not a {cls.label} tokenizer")
+        return meta
 
     def check_ids(self, ids: Iterable[int]) -> list[int]:
         """``ids`` as Python ints, raising :class:`TokenizerError` on any outside the vocabulary."""

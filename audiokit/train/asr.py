@@ -27,9 +27,15 @@ import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 
-from audiokit.errors import CheckpointError, ConfigError
+from audiokit.errors import ConfigError
 from audiokit.models.asr.model import StreamingASR
-from audiokit.train.codec import cosine_factor
+from audiokit.train.common import (
+    adamw_step_schedule,
+    build_model,
+    checkpoint_state,
+    cosine_factor,
+    load_task_weights,
+)
 
 SPEC_AUGMENT = {"freq_masks": 2, "freq_width": 27, "time_masks": 10, "time_width": 0.05}
 SCHEDULES = ("noam", "cosine", "constant")
@@ -208,33 +214,19 @@ class ASRTask(pl.LightningModule):
         return max(cosine_factor(step, self.warmup_steps, total), self.min_lr / self.lr)
 
     def configure_optimizers(self) -> dict[str, Any]:
-        opt = torch.optim.AdamW(self.parameters(), lr=self.lr, betas=self.betas, weight_decay=self.weight_decay)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, self.lr_factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return adamw_step_schedule(self.parameters(), self.lr_factor, lr=self.lr, betas=self.betas,
+                                   weight_decay=self.weight_decay)
 
 
 # --------------------------------------------------------------------------- export
 def asr_from_checkpoint(checkpoint: str | Path, train_config: str | Path) -> tuple[StreamingASR, dict]:
     """The trained model of an :class:`ASRTask` Lightning checkpoint (eval mode) and its
     ``{class_path, init_args}`` node (``train_config``: the run's ``exp_dir/config.yaml``)."""
-    from audiokit.checkpoint import torch_load_safe
-    from audiokit.config import instantiate, is_class_node, read_yaml
-
-    cfg, _ = read_yaml(train_config, CheckpointError)
-    node = (((cfg or {}).get("task") or {}).get("init_args") or {}).get("model")
-    if not is_class_node(node):
-        raise CheckpointError(f"{train_config}: no task.init_args.model node (not an ASR training config)")
-    model = instantiate(node, where=f"{train_config}: task.init_args.model")
-    state = torch_load_safe(checkpoint).get("state_dict")
-    weights = {k[len("model."):]: v for k, v in (state or {}).items() if k.startswith("model.")}
-    if not weights:
-        raise CheckpointError(f"{checkpoint}: no 'model.*' weights (not an ASR task checkpoint)")
-    try:
-        model.load_state_dict(weights, strict=True)
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()[0]
-        raise CheckpointError(f"{checkpoint}: weights do not fit {train_config} ({first})") from None
-    return model.eval(), node
+    model, node = build_model(train_config, "an ASR")
+    state = checkpoint_state(checkpoint)
+    load_task_weights(model, state, "model.", checkpoint=checkpoint, train_config=train_config,
+                      what="an ASR task")
+    return model, node
 
 
 def export_asr(checkpoint: str | Path, train_config: str | Path, tokenizer_dir: str | Path,

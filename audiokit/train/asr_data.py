@@ -20,12 +20,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import lightning.pytorch as pl
 import torch
 
 from audiokit.data.dataset import KaldiAudioDataset
 from audiokit.data.sampler import BucketBatchSampler
 from audiokit.errors import ConfigError, DataDirError
+from audiokit.train.data_common import BatchedDataModule
 
 
 class ASRDataset(torch.utils.data.Dataset):
@@ -91,7 +91,7 @@ def collate_asr(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "token_lens": token_lens, "texts": [it["text"] for it in items]}
 
 
-class ASRDataModule(pl.LightningDataModule):
+class ASRDataModule(BatchedDataModule):
     """Bucketed ASR batches from Kaldi data dirs.
 
     Args:
@@ -110,7 +110,7 @@ class ASRDataModule(pl.LightningDataModule):
                  num_buckets: int = 10, min_duration: float | None = 0.1, max_duration: float | None = 20.0,
                  val_batch_size: int = 16, val_max_items: int | None = None, seed: int = 0,
                  num_workers: int = 0) -> None:
-        super().__init__()
+        super().__init__(collate_asr, seed=seed, num_workers=num_workers)
         if batch_size is None and max_total is None:
             raise ConfigError("asr data: give batch_size, max_total or both")
         self.train_dirs, self.val_dirs, self.tokenizer_dir = list(train_dirs), list(val_dirs), str(tokenizer)
@@ -118,15 +118,8 @@ class ASRDataModule(pl.LightningDataModule):
         self.batching = {"batch_size": batch_size, "max_total": max_total, "num_buckets": num_buckets}
         self.min_duration, self.max_duration = min_duration, max_duration
         self.val_batch_size, self.val_max_items = int(val_batch_size), val_max_items
-        self.seed, self.num_workers = int(seed), int(num_workers)
         self.tokenizer: Any = None
-        self.train_batch_sampler: BucketBatchSampler | None = None
         self.skipped = 0
-
-    def _replicas(self) -> dict[str, int]:
-        if self.trainer is None:
-            return {"num_replicas": 1, "rank": 0}
-        return {"num_replicas": self.trainer.world_size, "rank": self.trainer.global_rank}
 
     def load_tokenizer(self) -> Any:
         """The tokenizer (loaded once)."""
@@ -143,20 +136,7 @@ class ASRDataModule(pl.LightningDataModule):
         self.skipped = self.train_set.skipped
         self.val_set = (ASRDataset(self.val_dirs, tok, sample_rate=self.sample_rate, max_items=self.val_max_items)
                         if self.val_dirs else None)
-        self.train_batch_sampler = BucketBatchSampler(self.train_set.lengths, shuffle=True, seed=self.seed,
-                                                      **self.batching, **self._replicas())
+        self.train_batch_sampler = self.bucket_sampler(self.train_set.lengths, shuffle=True, **self.batching)
 
-    def _loader(self, dataset: ASRDataset, batch_sampler: Any) -> torch.utils.data.DataLoader:
-        return torch.utils.data.DataLoader(dataset, batch_sampler=batch_sampler, collate_fn=collate_asr,
-                                           num_workers=self.num_workers,
-                                           generator=torch.Generator().manual_seed(self.seed))
-
-    def train_dataloader(self) -> torch.utils.data.DataLoader:
-        return self._loader(self.train_set, self.train_batch_sampler)
-
-    def val_dataloader(self) -> Any:
-        if self.val_set is None:
-            return []
-        sampler = BucketBatchSampler(self.val_set.lengths, batch_size=self.val_batch_size,
-                                     num_buckets=1, shuffle=False, **self._replicas())
-        return self._loader(self.val_set, sampler)
+    def val_batch_sampler(self, dataset: ASRDataset) -> BucketBatchSampler:
+        return self.bucket_sampler(dataset.lengths, shuffle=False, batch_size=self.val_batch_size, num_buckets=1)

@@ -29,7 +29,6 @@ preprocessing, for discriminators that do not do it themselves).
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -41,22 +40,19 @@ from torch import nn
 
 from audiokit.discriminators.losses import discriminator_loss, feature_matching_loss, generator_loss
 from audiokit.discriminators.mel import MelConfig, MultiResolutionMelLoss
-from audiokit.errors import CheckpointError, ConfigError
+from audiokit.errors import ConfigError
+from audiokit.train.common import (
+    adamw_step_schedule,
+    build_model,
+    checkpoint_state,
+    cosine_factor,
+    load_task_weights,
+)
 
 ADV_DEFAULTS: dict[str, Any] = {
     "kind": "hinge", "average": True, "fm_average": None, "adv_weight": 1.0, "fm_weight": 1.0,
     "conditional": False, "normalize_volume": False,
 }
-
-
-def cosine_factor(step: int, warmup: int, total: int | None) -> float:
-    """LR multiplier: linear warm-up over ``warmup`` steps, then cosine from 1 to 0 at ``total``."""
-    if warmup > 0 and step < warmup:
-        return (step + 1) / warmup
-    if not total or total <= warmup:
-        return 1.0
-    progress = min(1.0, (step - warmup) / (total - warmup))
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def normalize_volume(x: torch.Tensor) -> torch.Tensor:
@@ -267,18 +263,16 @@ class CodecGANTask(pl.LightningModule):
 
     def configure_optimizers(self) -> Any:
         """AdamW for the generator and the discriminators, each with a per-iteration cosine schedule."""
-        gen = torch.optim.AdamW(self.model.parameters(), lr=self.lr, betas=self.betas,
-                                weight_decay=self.weight_decay)
         disc_params = list(self.discriminators.parameters()) or [nn.Parameter(torch.zeros(()))]
-        disc = torch.optim.AdamW(disc_params, lr=self.lr_d, betas=self.betas, weight_decay=self.weight_decay)
         total, warmup = self._decay_steps(), self.warmup_steps
 
         def factor(step: int) -> float:
             return cosine_factor(step, warmup, total)
 
-        scheds = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in (gen, disc)]
-        return [gen, disc], [{"scheduler": s, "interval": "step", "name": n}
-                             for s, n in zip(scheds, ("lr_g", "lr_d"))]
+        adamw = {"betas": self.betas, "weight_decay": self.weight_decay}
+        gen = adamw_step_schedule(self.model.parameters(), factor, lr=self.lr, name="lr_g", **adamw)
+        disc = adamw_step_schedule(disc_params, factor, lr=self.lr_d, name="lr_d", **adamw)
+        return [gen["optimizer"], disc["optimizer"]], [gen["lr_scheduler"], disc["lr_scheduler"]]
 
     def setup(self, stage: str) -> None:
         # checkpoints are taken after whole iterations, which is what resuming needs
@@ -300,28 +294,13 @@ class CodecGANTask(pl.LightningModule):
 
 
 # --------------------------------------------------------------------------- export
-def _model_node(train_config: str | Path) -> dict:
-    from audiokit.config import is_class_node, read_yaml
-
-    cfg, _ = read_yaml(train_config, CheckpointError)
-    node = (((cfg or {}).get("task") or {}).get("init_args") or {}).get("model")
-    if not is_class_node(node):
-        raise CheckpointError(f"{train_config}: no task.init_args.model node (not a codec training config)")
-    return node
-
-
 def build_codec(train_config: str | Path, seed: int | None = None) -> tuple[nn.Module, dict]:
     """The (untrained) codec of a training config and its ``{class_path, init_args}`` node.
 
     With ``seed``, the global RNG is seeded first, as ``audiokit train`` does, so the weights
     equal the training run's initial weights.
     """
-    from audiokit.config import instantiate
-
-    node = _model_node(train_config)
-    if seed is not None:
-        pl.seed_everything(seed, workers=True, verbose=False)
-    return instantiate(node, where=f"{train_config}: task.init_args.model"), node
+    return build_model(train_config, "a codec", seed)
 
 
 def codec_from_checkpoint(checkpoint: str | Path, train_config: str | Path) -> tuple[nn.Module, dict]:
@@ -330,18 +309,8 @@ def codec_from_checkpoint(checkpoint: str | Path, train_config: str | Path) -> t
     ``train_config`` is the run's resolved config (``exp_dir/config.yaml``). Returns
     ``(model, model_node)``; the node is what :func:`audiokit.checkpoint.save_pretrained` needs.
     """
-    from audiokit.checkpoint import torch_load_safe
-
     model, node = build_codec(train_config)
-    state = torch_load_safe(checkpoint).get("state_dict")
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{checkpoint}: no state_dict (not a Lightning checkpoint)")
-    weights = {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
-    if not weights:
-        raise CheckpointError(f"{checkpoint}: no 'model.*' weights (not a codec GAN checkpoint)")
-    try:
-        model.load_state_dict(weights, strict=True)
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()[0]
-        raise CheckpointError(f"{checkpoint}: weights do not fit {train_config} ({first})") from None
-    return model.eval(), node
+    state = checkpoint_state(checkpoint)
+    load_task_weights(model, state, "model.", checkpoint=checkpoint, train_config=train_config,
+                      what="a codec GAN")
+    return model, node

@@ -21,13 +21,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import lightning.pytorch as pl
 import numpy as np
 import torch
 
 from audiokit.data.dataset import KaldiAudioDataset
 from audiokit.data.sampler import BucketBatchSampler
 from audiokit.errors import ConfigError
+from audiokit.train.data_common import BatchedDataModule
 
 
 def peak_normalize(wav: np.ndarray, gain_db: float) -> np.ndarray:
@@ -98,7 +98,7 @@ def collate_crops(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"wav": torch.stack([it["wav"] for it in items]).unsqueeze(1), "ids": [it["id"] for it in items]}
 
 
-class CodecDataModule(pl.LightningDataModule):
+class CodecDataModule(BatchedDataModule):
     """Random crops for codec training, fixed crops for validation.
 
     Args:
@@ -119,20 +119,13 @@ class CodecDataModule(pl.LightningDataModule):
                  num_samples: int = 72000, batch_size: int = 8, val_batch_size: int = 8,
                  val_max_items: int | None = 32, train_gain_db: Sequence[float] = (-6.0, -1.0),
                  val_gain_db: float = -3.0, seed: int = 0, num_workers: int = 0) -> None:
-        super().__init__()
+        super().__init__(collate_crops, seed=seed, num_workers=num_workers)
         if num_samples < 1 or batch_size < 1 or val_batch_size < 1:
             raise ValueError("num_samples, batch_size and val_batch_size must be positive")
         self.train_dirs, self.val_dirs = list(train_dirs), list(val_dirs)
         self.sample_rate, self.num_samples = int(sample_rate), int(num_samples)
         self.batch_size, self.val_batch_size, self.val_max_items = batch_size, val_batch_size, val_max_items
         self.train_gain_db, self.val_gain_db = tuple(train_gain_db), float(val_gain_db)
-        self.seed, self.num_workers = int(seed), int(num_workers)
-        self.train_batch_sampler: EpochBatchSampler | None = None
-
-    def _replicas(self) -> dict[str, int]:
-        if self.trainer is None:
-            return {"num_replicas": 1, "rank": 0}
-        return {"num_replicas": self.trainer.world_size, "rank": self.trainer.global_rank}
 
     def _crops(self, dirs: Sequence[str], train: bool, max_items: int | None = None) -> CropDataset:
         return CropDataset(dirs, sample_rate=self.sample_rate, num_samples=self.num_samples, train=train,
@@ -142,22 +135,11 @@ class CodecDataModule(pl.LightningDataModule):
     def setup(self, stage: str) -> None:
         self.train_set = self._crops(self.train_dirs, True)
         self.val_set = self._crops(self.val_dirs, False, self.val_max_items) if self.val_dirs else None
-        drop_last = len(self.train_set) >= self.batch_size * self._replicas()["num_replicas"]
-        self.train_batch_sampler = EpochBatchSampler(
-            [1.0] * len(self.train_set), batch_size=self.batch_size, num_buckets=1, shuffle=True,
-            seed=self.seed, drop_last=drop_last, **self._replicas())
+        drop_last = len(self.train_set) >= self.batch_size * self.replicas()["num_replicas"]
+        self.train_batch_sampler = self.bucket_sampler(
+            [1.0] * len(self.train_set), shuffle=True, cls=EpochBatchSampler, batch_size=self.batch_size,
+            num_buckets=1, drop_last=drop_last)
 
-    def _loader(self, dataset: CropDataset, batch_sampler: Any) -> torch.utils.data.DataLoader:
-        return torch.utils.data.DataLoader(
-            dataset, batch_sampler=batch_sampler, collate_fn=collate_crops, num_workers=self.num_workers,
-            generator=torch.Generator().manual_seed(self.seed), persistent_workers=False)
-
-    def train_dataloader(self) -> torch.utils.data.DataLoader:
-        return self._loader(self.train_set, self.train_batch_sampler)
-
-    def val_dataloader(self) -> Any:
-        if self.val_set is None:
-            return []
-        sampler = BucketBatchSampler([1.0] * len(self.val_set), batch_size=self.val_batch_size,
-                                     num_buckets=1, shuffle=False, **self._replicas())
-        return self._loader(self.val_set, sampler)
+    def val_batch_sampler(self, dataset: CropDataset) -> BucketBatchSampler:
+        return self.bucket_sampler([1.0] * len(dataset), shuffle=False, batch_size=self.val_batch_size,
+                                   num_buckets=1)

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from audiokit.data.sampler import BucketBatchSampler
+from audiokit.train.data_common import BatchedDataModule
 
 
 class ToyDataset(torch.utils.data.Dataset):
@@ -57,46 +58,28 @@ def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     }
 
 
-class ToyDataModule(pl.LightningDataModule):
+class ToyDataModule(BatchedDataModule):
     """Synthetic train/val sets batched by :class:`BucketBatchSampler` (rank-aware)."""
 
     def __init__(self, num_train: int = 48, num_val: int = 16, in_dim: int = 4, min_len: int = 2,
                  max_len: int = 16, batch_size: int | None = 4, max_total: float | None = None,
                  num_buckets: int = 4, shuffle: bool = True, seed: int = 0, num_workers: int = 0) -> None:
-        super().__init__()
+        super().__init__(collate, seed=seed, num_workers=num_workers)
         if min_len < 1 or max_len < min_len:
             raise ValueError(f"need 1 <= min_len <= max_len, got {min_len}, {max_len}")
         self.num_train, self.num_val, self.in_dim = num_train, num_val, in_dim
         self.min_len, self.max_len = min_len, max_len
         self.batching = {"batch_size": batch_size, "max_total": max_total, "num_buckets": num_buckets}
-        self.shuffle, self.seed, self.num_workers = shuffle, seed, num_workers
-        self.train_batch_sampler: BucketBatchSampler | None = None
-
-    def _replicas(self) -> dict[str, int]:
-        trainer = self.trainer
-        if trainer is None:
-            return {"num_replicas": 1, "rank": 0}
-        return {"num_replicas": trainer.world_size, "rank": trainer.global_rank}
+        self.shuffle = shuffle
 
     def setup(self, stage: str) -> None:
         self.train_set = ToyDataset(self.num_train, self.in_dim, self.min_len, self.max_len, self.seed)
         self.val_set = ToyDataset(self.num_val, self.in_dim, self.min_len, self.max_len, self.seed + 1)
-        self.train_batch_sampler = BucketBatchSampler(
-            self.train_set.lengths, shuffle=self.shuffle, seed=self.seed, **self.batching, **self._replicas()
-        )
+        self.train_batch_sampler = self.bucket_sampler(self.train_set.lengths, shuffle=self.shuffle,
+                                                       **self.batching)
 
-    def _loader(self, dataset: ToyDataset, batch_sampler: Any) -> torch.utils.data.DataLoader:
-        return torch.utils.data.DataLoader(
-            dataset, batch_sampler=batch_sampler, collate_fn=collate, num_workers=self.num_workers,
-            generator=torch.Generator().manual_seed(self.seed),
-        )
-
-    def train_dataloader(self) -> torch.utils.data.DataLoader:
-        return self._loader(self.train_set, self.train_batch_sampler)
-
-    def val_dataloader(self) -> torch.utils.data.DataLoader:
-        sampler = BucketBatchSampler(self.val_set.lengths, shuffle=False, **self.batching, **self._replicas())
-        return self._loader(self.val_set, sampler)
+    def val_batch_sampler(self, dataset: ToyDataset) -> BucketBatchSampler:
+        return self.bucket_sampler(dataset.lengths, shuffle=False, **self.batching)
 
 
 class ToyRegressor(nn.Module):

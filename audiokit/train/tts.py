@@ -30,16 +30,13 @@ from torch import nn
 
 from audiokit.errors import CheckpointError, ConfigError
 from audiokit.models.tts.f5tts import F5TTS
-
-
-def linear_warmup_decay(step: int, warmup: int, total: int | None, floor: float = 1e-8) -> float:
-    """LR multiplier: ``floor -> 1`` over ``warmup`` steps, then ``1 -> floor`` at ``total`` (F5 trainer)."""
-    if warmup > 0 and step < warmup:
-        return floor + (1.0 - floor) * step / warmup
-    if not total or total <= warmup:
-        return 1.0
-    progress = min(1.0, (step - warmup) / (total - warmup))
-    return 1.0 + (floor - 1.0) * progress
+from audiokit.train.common import (
+    adamw_step_schedule,
+    build_model,
+    checkpoint_state,
+    linear_warmup_decay,
+    load_task_weights,
+)
 
 
 class F5TTSTask(pl.LightningModule):
@@ -134,32 +131,15 @@ class F5TTSTask(pl.LightningModule):
         return linear_warmup_decay(step, self.warmup_steps, total)
 
     def configure_optimizers(self) -> dict[str, Any]:
-        opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, betas=self.betas,
-                                weight_decay=self.weight_decay)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, self.lr_factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return adamw_step_schedule(self.model.parameters(), self.lr_factor, lr=self.lr, betas=self.betas,
+                                   weight_decay=self.weight_decay)
 
 
 # --------------------------------------------------------------------------- export
-def _model_node(train_config: str | Path) -> dict:
-    from audiokit.config import is_class_node, read_yaml
-
-    cfg, _ = read_yaml(train_config, CheckpointError)
-    node = (((cfg or {}).get("task") or {}).get("init_args") or {}).get("model")
-    if not is_class_node(node):
-        raise CheckpointError(f"{train_config}: no task.init_args.model node (not a TTS training config)")
-    return node
-
-
 def build_tts(train_config: str | Path, seed: int | None = None) -> tuple[F5TTS, dict]:
     """The untrained model of a training config and its node; with ``seed`` the weights equal
     the run's initial weights (the global RNG is seeded as ``audiokit train`` does)."""
-    from audiokit.config import instantiate
-
-    node = _model_node(train_config)
-    if seed is not None:
-        pl.seed_everything(seed, workers=True, verbose=False)
-    model = instantiate(node, where=f"{train_config}: task.init_args.model")
+    model, node = build_model(train_config, "a TTS", seed)
     if not isinstance(model, F5TTS):
         raise CheckpointError(f"{train_config}: task.init_args.model is not an F5TTS")
     return model.eval(), node
@@ -171,22 +151,12 @@ def tts_from_checkpoint(checkpoint: str | Path, train_config: str | Path, *, ema
 
     ``ema=True`` takes the EMA weights when the checkpoint has them (as the releases do).
     """
-    from audiokit.checkpoint import torch_load_safe
-
     model, node = build_tts(train_config)
-    state = torch_load_safe(checkpoint).get("state_dict")
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{checkpoint}: no state_dict (not a Lightning checkpoint)")
+    state = checkpoint_state(checkpoint)
     prefix = "ema_model." if ema and any(k.startswith("ema_model.") for k in state) else "model."
-    weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-    if not weights:
-        raise CheckpointError(f"{checkpoint}: no 'model.*' weights (not an F5-TTS task checkpoint)")
-    try:
-        model.load_state_dict(weights, strict=True)
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()[0]
-        raise CheckpointError(f"{checkpoint}: weights do not fit {train_config} ({first})") from None
-    return model.eval(), node
+    load_task_weights(model, state, prefix, checkpoint=checkpoint, train_config=train_config,
+                      what="an F5-TTS task")
+    return model, node
 
 
 def trim_vocab(model: F5TTS, node: Mapping[str, Any], size: int) -> tuple[F5TTS, dict]:

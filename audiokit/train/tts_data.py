@@ -23,12 +23,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
 import torch
 
 from audiokit.data.dataset import KaldiAudioDataset
 from audiokit.data.sampler import BucketBatchSampler
 from audiokit.errors import ConfigError, DataDirError
+from audiokit.train.data_common import BatchedDataModule
 
 
 def read_vocab(path: str | Path) -> Any:
@@ -143,7 +143,7 @@ def collate_tts(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "texts": [it["text"] for it in items]}
 
 
-class TTSDataModule(pl.LightningDataModule):
+class TTSDataModule(BatchedDataModule):
     """Frame-bucketed F5-TTS batches from Kaldi data dirs.
 
     Args:
@@ -162,7 +162,7 @@ class TTSDataModule(pl.LightningDataModule):
                  max_total: int | None = 38400, batch_size: int | None = None, num_buckets: int = 10,
                  min_duration: float | None = 0.3, max_duration: float | None = 30.0, val_batch_size: int = 8,
                  val_max_items: int | None = 32, seed: int = 0, num_workers: int = 0) -> None:
-        super().__init__()
+        super().__init__(collate_tts, seed=seed, num_workers=num_workers)
         if batch_size is None and max_total is None:
             raise ConfigError("tts data: give max_total, batch_size or both")
         self.train_dirs, self.val_dirs, self.vocab_file = list(train_dirs), list(val_dirs), str(vocab)
@@ -171,14 +171,7 @@ class TTSDataModule(pl.LightningDataModule):
         self.batching = {"batch_size": batch_size, "max_total": max_total, "num_buckets": num_buckets}
         self.min_duration, self.max_duration = min_duration, max_duration
         self.val_batch_size, self.val_max_items = int(val_batch_size), val_max_items
-        self.seed, self.num_workers = int(seed), int(num_workers)
         self.vocab: Any = None
-        self.train_batch_sampler: BucketBatchSampler | None = None
-
-    def _replicas(self) -> dict[str, int]:
-        if self.trainer is None:
-            return {"num_replicas": 1, "rank": 0}
-        return {"num_replicas": self.trainer.world_size, "rank": self.trainer.global_rank}
 
     def load_vocab(self) -> Any:
         """The vocabulary (read once)."""
@@ -196,20 +189,7 @@ class TTSDataModule(pl.LightningDataModule):
         self.val_set = (TTSDataset(self.val_dirs, vocab, feats, sample_rate=self.sample_rate,
                                    max_duration=self.max_duration, max_items=self.val_max_items)
                         if self.val_dirs else None)
-        self.train_batch_sampler = BucketBatchSampler(self.train_set.lengths, shuffle=True, seed=self.seed,
-                                                      **self.batching, **self._replicas())
+        self.train_batch_sampler = self.bucket_sampler(self.train_set.lengths, shuffle=True, **self.batching)
 
-    def _loader(self, dataset: TTSDataset, batch_sampler: Any) -> torch.utils.data.DataLoader:
-        return torch.utils.data.DataLoader(dataset, batch_sampler=batch_sampler, collate_fn=collate_tts,
-                                           num_workers=self.num_workers,
-                                           generator=torch.Generator().manual_seed(self.seed))
-
-    def train_dataloader(self) -> torch.utils.data.DataLoader:
-        return self._loader(self.train_set, self.train_batch_sampler)
-
-    def val_dataloader(self) -> Any:
-        if self.val_set is None:
-            return []
-        sampler = BucketBatchSampler(self.val_set.lengths, batch_size=self.val_batch_size,
-                                     num_buckets=1, shuffle=False, **self._replicas())
-        return self._loader(self.val_set, sampler)
+    def val_batch_sampler(self, dataset: TTSDataset) -> BucketBatchSampler:
+        return self.bucket_sampler(dataset.lengths, shuffle=False, batch_size=self.val_batch_size, num_buckets=1)

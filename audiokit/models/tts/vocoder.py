@@ -11,7 +11,6 @@ copy-synthesis. :meth:`VocosVocoder.from_official` reads the released layout: ``
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,21 +71,11 @@ class VocosVocoder(nn.Module):
         return model.eval()
 
 
-def _section(cfg: Any, key: str, where: str) -> Mapping:
-    node = cfg.get(key) if isinstance(cfg, Mapping) else None
-    if isinstance(node, Mapping) and "init_args" in node:
-        node = node["init_args"]
-    if not isinstance(node, Mapping):
-        raise ConfigError(f"{where}: missing section '{key}' (expected a Vocos config with "
-                          "feature_extractor, backbone and head)")
-    return node
-
-
 def official_args(path: str | os.PathLike) -> dict[str, Any]:
     """Constructor arguments of :class:`VocosVocoder` from a Vocos ``config.yaml`` (numbers only)."""
     import yaml
 
-    from audiokit.convert.common import yaml_number
+    from audiokit.convert.common import yaml_number, yaml_section
 
     where = str(path)
     try:
@@ -95,7 +84,8 @@ def official_args(path: str | os.PathLike) -> dict[str, Any]:
         raise ConfigError(f"{where}: no such file") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise ConfigError(f"{where}: not a readable YAML file ({type(err).__name__})") from None
-    feats, bb, head = (_section(cfg, k, where) for k in ("feature_extractor", "backbone", "head"))
+    expected = "a Vocos config with feature_extractor, backbone and head"
+    feats, bb, head = (yaml_section(cfg, k, where, expected) for k in ("feature_extractor", "backbone", "head"))
     if "adanorm_num_embeddings" in bb:
         raise ConfigError(f"{where}: backbone.adanorm_num_embeddings: only the mel Vocos release is supported")
     padding = head.get("padding", "same")
