@@ -33,13 +33,15 @@ Reconstruct = Callable[[np.ndarray], tuple[np.ndarray, Any]]
 
 @dataclass
 class System:
-    """A named coder with its bitrate (bit/s) and, for neural codecs, its codebook size."""
+    """A named coder with its bitrate (bit/s) and, for neural codecs, its codebook size and
+    token rate (codes per second over all codebooks)."""
 
     name: str
     bitrate: float
     run: Reconstruct
     codebook_size: int | None = None
     note: str = ""
+    tokens_per_s: float | None = None
 
 
 @dataclass
@@ -66,8 +68,8 @@ def neural_system(name: str, codec: Any, note: str = "") -> System:
         y = codec.decode(codes)[0, 0, : x.shape[-1]]
         return y.float().cpu().numpy(), codes.cpu().numpy()
 
-    bits = codec.frame_rate * codec.n_codebooks * math.log2(codec.codebook_size)
-    return System(name, bits, run, codec.codebook_size, note)
+    tokens = float(codec.frame_rate * codec.n_codebooks)
+    return System(name, tokens * math.log2(codec.codebook_size), run, codec.codebook_size, note, tokens)
 
 
 class Codec2:
@@ -139,13 +141,18 @@ def _fmt(x: float, digits: int = 3) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def results_table(scores: Sequence[SetScore], bitrates: dict[str, float]) -> str:
-    """Markdown table: one row per (system, set)."""
-    lines = ["| system | bit/s | set | items | mel distance ↓ | PESQ-wb ↑ | STOI ↑ | code perplexity | codes used |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+def results_table(scores: Sequence[SetScore], bitrates: dict[str, float],
+                  tokens: dict[str, float | None] | None = None) -> str:
+    """Markdown table: one row per (system, set); ``tokens``: system -> tokens/s (None: "–")."""
+    tokens = tokens or {}
+    lines = [("| system | bit/s | tokens/s | set | items | mel distance ↓ | PESQ-wb ↑ | STOI ↑ "
+              "| code perplexity | codes used |"),
+             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for s in scores:
         used = f"{s.usage['used']} ({100 * s.usage['used_fraction']:.1f} %)" if s.usage else "–"
-        lines.append(f"| {s.system} | {bitrates[s.system]:.0f} | {s.set} | {s.items} | {_fmt(s.mel)} | "
+        tok = tokens.get(s.system)
+        tok = "–" if tok is None else f"{tok:.0f}"
+        lines.append(f"| {s.system} | {bitrates[s.system]:.0f} | {tok} | {s.set} | {s.items} | {_fmt(s.mel)} | "
                      f"{_fmt(s.pesq, 2)} | {_fmt(s.stoi)} | {_fmt(s.usage.get('perplexity', math.nan), 1)} | "
                      f"{used} |")
     return "\n".join(lines) + "\n"

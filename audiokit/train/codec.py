@@ -24,7 +24,16 @@ Discriminator settings (``adversarial``): per discriminator name, any of ``kind`
 sub-discriminators), ``fm_average`` (same for feature matching; default = ``average``),
 ``adv_weight``, ``fm_weight``, ``conditional`` (pass ``bandwidth_id`` as ``cond_id``) and
 ``normalize_volume`` (remove DC and peak-normalise to 0.8 first: the DAC discriminator's
-preprocessing, for discriminators that do not do it themselves).
+preprocessing, for discriminators that do not do it themselves) and ``trainable`` (False: the
+discriminator is scored for the generator but never trained, as Language-Codec's DAC one).
+
+Other codecs (configs ``train_hificodec_*`` / ``train_languagecodec_*``): ``bandwidth_id: null``
+calls ``model(wav)`` (HiFi-Codec, whose second argument is ``n_q``); ``mel`` may set
+``convention: hifigan`` (:meth:`MelConfig.hifigan` maths) and ``extra_mels`` adds weighted
+resolutions (HiFi-Codec: 512/120 and 256/60, weight 1); ``commit_weight`` weights the model's
+quantizer loss (HiFi-Codec 10, Language-Codec 1000); ``weight_decay: 0`` makes AdamW Adam and
+``schedule: exponential`` multiplies the LR by ``lr_gamma`` every ``lr_decay_every`` iterations
+(HiFi-Codec: Adam (0.5, 0.9), ExponentialLR 0.98 per epoch).
 """
 
 from __future__ import annotations
@@ -51,8 +60,9 @@ from audiokit.train.common import (
 
 ADV_DEFAULTS: dict[str, Any] = {
     "kind": "hinge", "average": True, "fm_average": None, "adv_weight": 1.0, "fm_weight": 1.0,
-    "conditional": False, "normalize_volume": False,
+    "conditional": False, "normalize_volume": False, "trainable": True,
 }
+SCHEDULES = ("cosine", "exponential")
 
 
 def normalize_volume(x: torch.Tensor) -> torch.Tensor:
@@ -81,6 +91,32 @@ def _adv_settings(names: Sequence[str], given: Mapping[str, Any] | None) -> dict
     return out
 
 
+def _mel_config(node: Mapping[str, Any], sample_rate: int, where: str) -> MelConfig:
+    """A :class:`MelConfig` from a config mapping (``convention: hifigan`` selects HiFi-GAN maths)."""
+    args = {"sample_rate": sample_rate, **dict(node or {})}
+    convention = args.pop("convention", "vocos")
+    try:
+        if convention == "hifigan":
+            return MelConfig.hifigan(**args)
+        if convention != "vocos":
+            raise ConfigError(f"{where}.convention: 'vocos' or 'hifigan', got {convention!r}")
+        return MelConfig(**args)
+    except TypeError as err:
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def _extra_mels(nodes: Sequence[Mapping[str, Any]] | None, sample_rate: int) -> MultiResolutionMelLoss | None:
+    """Weighted extra mel resolutions (each node: MelConfig fields + ``weight``), or None."""
+    if not nodes:
+        return None
+    configs, weights = [], []
+    for i, node in enumerate(nodes):
+        node = dict(node or {})
+        weights.append(float(node.pop("weight", 1.0)))
+        configs.append(_mel_config(node, sample_rate, f"task.extra_mels[{i}]"))
+    return MultiResolutionMelLoss(configs, weights)
+
+
 class CodecGANTask(pl.LightningModule):
     """Train a codec ``model`` whose ``forward(wav (B, 1, T)[, bandwidth_id])`` returns
     ``(wav_hat (B, 1, T'), QuantizerOutput)`` against a set of discriminators.
@@ -91,7 +127,10 @@ class CodecGANTask(pl.LightningModule):
             reconstruction-only training.
         adversarial: name -> loss settings (module doc).
         mel: :class:`MelConfig` fields of the reconstruction loss (default: the model's
-            sample rate, n_fft 1024, hop 256, 100 mels, as vocos / WavTokenizer).
+            sample rate, n_fft 1024, hop 256, 100 mels, as vocos / WavTokenizer);
+            ``convention: hifigan`` for HiFi-GAN mel maths. Logged as ``mel`` / ``val_mel``.
+        extra_mels: further resolutions (MelConfig fields + ``weight``), added to the
+            generator loss only (HiFi-Codec's 512/120 and 256/60 mels).
         mel_weight, commit_weight: generator loss weights.
         lr, betas, weight_decay: AdamW settings of both optimisers (``lr_d`` overrides the
             discriminators' learning rate).
@@ -100,6 +139,8 @@ class CodecGANTask(pl.LightningModule):
             optimiser steps make, i.e. ``max_steps // 2`` without warm-up, as the reference).
             Set it to keep the schedule when a run is resumed with a larger ``max_steps``.
         disc_start: iterations trained without discriminators (reference 0).
+        schedule: "cosine" (above) or "exponential": LR x ``lr_gamma ** (iteration //
+            lr_decay_every)`` (HiFi-Codec's ExponentialLR per epoch).
         bandwidth_id: AdaLN row given to the model and to conditional discriminators
             (None: the model is called as ``model(wav)``).
     """
@@ -120,6 +161,10 @@ class CodecGANTask(pl.LightningModule):
         decay_steps: int | None = None,
         disc_start: int = 0,
         bandwidth_id: int | None = 0,
+        extra_mels: Sequence[Mapping[str, Any]] | None = None,
+        schedule: str = "cosine",
+        lr_gamma: float = 0.98,
+        lr_decay_every: int = 1000,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -132,11 +177,14 @@ class CodecGANTask(pl.LightningModule):
         self.model = model
         self.discriminators = nn.ModuleDict(discriminators)
         self.adversarial = _adv_settings(list(discriminators), adversarial)
-        mel_args = {"sample_rate": getattr(model, "sample_rate", 24000), **dict(mel or {})}
-        try:
-            self.mel_loss = MultiResolutionMelLoss([MelConfig(**mel_args)])
-        except TypeError as err:
-            raise ConfigError(f"task.mel: {err}") from None
+        sr = int(getattr(model, "sample_rate", 24000))
+        self.mel_loss = MultiResolutionMelLoss([_mel_config(mel or {}, sr, "task.mel")])
+        self.extra_mel_loss = _extra_mels(extra_mels, sr)
+        if schedule not in SCHEDULES:
+            raise ConfigError(f"task.schedule: one of {', '.join(SCHEDULES)}, got {schedule!r}")
+        if int(lr_decay_every) < 1 or not 0 < float(lr_gamma) <= 1:
+            raise ConfigError("task.lr_decay_every must be >= 1 and task.lr_gamma in (0, 1]")
+        self.schedule, self.lr_gamma, self.lr_decay_every = schedule, float(lr_gamma), int(lr_decay_every)
         self.mel_weight, self.commit_weight = float(mel_weight), float(commit_weight)
         self.lr, self.lr_d = float(lr), float(lr if lr_d is None else lr_d)
         self.betas, self.weight_decay = (float(betas[0]), float(betas[1])), float(weight_decay)
@@ -171,6 +219,8 @@ class CodecGANTask(pl.LightningModule):
         total, logs = y.new_zeros(()), {}
         for name, disc in self.discriminators.items():
             cfg = self.adversarial[name]
+            if not cfg["trainable"]:
+                continue
             cond = self._cond(y.device) if cfg["conditional"] else None
             out = disc(self._prep(name, y), self._prep(name, y_hat), cond)
             loss, _, _ = discriminator_loss(out.real_logits, out.fake_logits, cfg["kind"], cfg["average"])
@@ -186,6 +236,10 @@ class CodecGANTask(pl.LightningModule):
         commit = q.loss if torch.is_tensor(q.loss) else y.new_tensor(float(q.loss))
         total = self.mel_weight * mel + self.commit_weight * commit
         logs = {"mel": mel.detach(), "commit": commit.detach()}
+        if self.extra_mel_loss is not None:
+            extra = self.extra_mel_loss(y_hat, y)
+            total = total + extra
+            logs["mel_extra"] = extra.detach()
         if adversarial:
             for name, disc in self.discriminators.items():
                 cfg = self.adversarial[name]
@@ -239,9 +293,14 @@ class CodecGANTask(pl.LightningModule):
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         """Mel distance (and code perplexity) on fixed validation crops."""
-        if not getattr(self.model, "codebook_initialized", True):
-            return  # an untrained EMA codebook would run k-means on validation data
         y = batch["wav"]
+        if not getattr(self.model, "codebook_initialized", True):
+            # an untrained EMA codebook would run k-means on validation data; with quantizer
+            # dropout (Language-Codec) the last codebooks may still be untrained after many
+            # steps. Log +inf so a monitoring checkpoint callback still finds val_mel.
+            self.log("val_mel", float("inf"), prog_bar=True, sync_dist=True, batch_size=y.shape[0])
+            return
+
         y_hat, q = self.reconstruct(y)
         n = y.shape[0]
         self.log("val_mel", self.mel_loss(y_hat, y), prog_bar=True, sync_dist=True, batch_size=n)
@@ -262,11 +321,19 @@ class CodecGANTask(pl.LightningModule):
         return warm + (max_steps - warm) // 2
 
     def configure_optimizers(self) -> Any:
-        """AdamW for the generator and the discriminators, each with a per-iteration cosine schedule."""
-        disc_params = list(self.discriminators.parameters()) or [nn.Parameter(torch.zeros(()))]
+        """AdamW for the generator and the (trainable) discriminators, each with a per-iteration
+        cosine or exponential schedule."""
+        disc_params = [p for name, d in self.discriminators.items() if self.adversarial[name]["trainable"]
+                       for p in d.parameters()] or [nn.Parameter(torch.zeros(()))]
+        for name, disc in self.discriminators.items():
+            if not self.adversarial[name]["trainable"]:
+                disc.requires_grad_(False)  # fixed at its random init (Language-Codec's DAC)
         total, warmup = self._decay_steps(), self.warmup_steps
+        gamma, every = self.lr_gamma, self.lr_decay_every
 
         def factor(step: int) -> float:
+            if self.schedule == "exponential":
+                return (step + 1) / warmup if 0 < warmup and step < warmup else gamma ** (step // every)
             return cosine_factor(step, warmup, total)
 
         adamw = {"betas": self.betas, "weight_decay": self.weight_decay}

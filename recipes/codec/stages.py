@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import shlex
 import subprocess
 import sys
@@ -182,17 +181,19 @@ def score(ctx: StageContext) -> None:
             scores.append(score_set(system, set_name, signals, sr))
             print(f"scored {system.name} on {set_name}", flush=True)
     bitrates = {s.name: s.bitrate for s in systems}
+    tokens = {s.name: s.tokens_per_s for s in systems}
     info = {
         "checkpoint": f"exp/{ctx.tag}/train/checkpoints/last.ckpt", "global_step": int(state.get("global_step", 0)),
         "iterations": int((state.get("codec_gan") or {}).get("iteration", 0)),
         "train_config": str(ctx.get("train_config")), "train_overrides": list(ctx.get("train_overrides")),
-        "model": node, "sample_rate": sr, "command": _command(),
+        "model": node, "sample_rate": sr, "command": _command(), "hop_length": int(trained.hop_length),
+        "n_codebooks": int(trained.n_codebooks), "codebook_size": int(trained.codebook_size),
         "sets": {k: {"items": len(v[0]), "seconds": round(sum(len(x) for x in v[0]) / sr, 1)}
                  for k, v in sets.items()},
     }
-    out = {"info": info, "bitrates": bitrates, "scores": [dataclasses.asdict(s) for s in scores]}
+    out = {"info": info, "bitrates": bitrates, "tokens_per_s": tokens, "scores": [dataclasses.asdict(s) for s in scores]}
     write_text_atomic(ctx.exp_dir / "scores.json", json.dumps(out, indent=1, default=str) + "\n")
-    text = format_results(ctx, info, results_table(scores, bitrates), systems)
+    text = format_results(ctx, info, results_table(scores, bitrates, tokens), systems)
     write_text_atomic(ctx.exp_dir / "RESULTS.md", text)
     print(text, end="", flush=True)
 
@@ -209,7 +210,6 @@ def _train_seconds(ctx: StageContext) -> str:
 
 def format_results(ctx: StageContext, info: dict, table: str, systems: list) -> str:
     """The RESULTS.md text."""
-    args = info["model"]["init_args"]
     sets = ", ".join(f"{k}: {v['items']} items, {v['seconds']} s" for k, v in info["sets"].items())
     lines = [
         f"# Codec results ({ctx.tag})", "",
@@ -218,8 +218,8 @@ def format_results(ctx: StageContext, info: dict, table: str, systems: list) -> 
          f"{' '.join(info['train_overrides'])} -> `{info['checkpoint']}` "
          f"({info['global_step']} optimiser steps, {info['iterations']} iterations; train stage "
          f"{_train_seconds(ctx)});"),
-        (f"* model: `{info['model']['class_path']}`, {info['sample_rate']} Hz, hop "
-         f"{int(math.prod(args.get('ratios', [1])))}, codebook {args.get('codebook_size')};"),
+        (f"* model: `{info['model']['class_path']}`, {info['sample_rate']} Hz, hop {info['hop_length']}, "
+         f"{info['n_codebooks']} codebook(s) of {info['codebook_size']} entries;"),
         (f"* held-out sets ({sets}): `test` speech is spoken by voices never seen in training; "
          "`music_test` songs are rendered from seeds not used for training; each item is cut to its "
          f"first {ctx.get('score_max_seconds')} s (WavTokenizer's attention is quadratic in length);"),
@@ -230,11 +230,13 @@ def format_results(ctx: StageContext, info: dict, table: str, systems: list) -> 
         "", table, "Systems:", "",
     ]
     for s in systems:
-        lines.append(f"* **{s.name}** ({s.bitrate:.0f} bit/s): {s.note or 'audiokit codec'}")
+        rate = "" if s.tokens_per_s is None else f", {s.tokens_per_s:.0f} tokens/s"
+        lines.append(f"* **{s.name}** ({s.bitrate:.0f} bit/s{rate}): {s.note or 'audiokit codec'}")
     lines += [
         "",
         ("Baseline choice: Codec 2 (Debian `codec2`, `c2enc`/`c2dec`) is a real classical speech coder in "
-         "the same bitrate class as the mini codec (700C: 700 bit/s vs 750 bit/s; 1200 mode for context). "
+         "the bitrate class of the WavTokenizer mini codec (700C: 700 bit/s vs 750 bit/s; 1200 mode for "
+         "context; HiFi-Codec and Language-Codec run at several kbit/s, see the bit/s column). "
          "It is narrow-band (8 kHz): audio is resampled to 8 kHz and back, which caps its PESQ-wb and mel "
          "distance; the 700C payload is 28 bits per 40-ms frame, stored as 4 bytes per frame."),
     ]

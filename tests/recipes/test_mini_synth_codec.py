@@ -59,13 +59,13 @@ def test_results_have_metric_rows_for_every_system(built):
     exp = work / "exp" / "codec_debug"
     text = (exp / "RESULTS.md").read_text()
     assert "./run.sh --config conf/recipe_debug.yaml --workdir" in text
-    assert "| system | bit/s | set | items | mel distance" in text
+    assert "| system | bit/s | tokens/s | set | items | mel distance" in text
     for system in ("trained", "untrained") + (("codec2 700C",) if shutil.which("c2enc") else ()):
         for set_name in ("test speech", "test music"):
             row = next(line for line in text.splitlines() if line.startswith(f"| {system} | ")
                        and f"| {set_name} |" in line)
             cells = [c.strip() for c in row.strip("|").split("|")]
-            assert float(cells[4]) > 0 and 0 <= float(cells[6]) <= 1, row  # mel distance, STOI
+            assert float(cells[5]) > 0 and 0 <= float(cells[7]) <= 1, row  # mel distance, STOI
     scores = json.loads((exp / "scores.json").read_text())
     assert scores["bitrates"]["trained"] == pytest.approx(750 * 6)  # hop 32 at 24 kHz, 64 codes
     assert {s["system"] for s in scores["scores"]} >= {"trained", "untrained"}
@@ -103,3 +103,33 @@ def test_bad_config_is_one_line(built):
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "baseline 'opus'" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+# --------------------------------------------------------------------------- other codecs
+#: train_config -> (codec class, sample rate, tokens/s, bit/s) of its debug model
+OTHER_CODECS = {
+    "configs/codec/train_hificodec_debug.yaml": ("HiFiCodec", 16000, 50 * 4, 50 * 4 * 10),
+    "configs/codec/train_languagecodec_debug.yaml": ("LanguageCodec", 24000, 750 * 8, 750 * 8 * 5),
+}
+
+
+@pytest.mark.parametrize("train_config", sorted(OTHER_CODECS))
+def test_recipe_trains_another_codec_by_config_switch(tmp_path, train_config):
+    cls, sr, tokens, bits = OTHER_CODECS[train_config]
+    tag = "other_" + Path(train_config).stem
+    run = run_sh("--config", "conf/recipe_debug.yaml", "--workdir", str(tmp_path),
+                 f"train_config={train_config}", f"tag={tag}")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    exp = tmp_path / "exp" / tag
+    rows = [json.loads(x) for x in (exp / "stages.jsonl").read_text().splitlines()]
+    assert [(r["stage"], r["status"]) for r in rows] == [
+        (s, "run") for s in ("prepare", "validate", "train", "score", "pack", "roundtrip")]
+    scores = json.loads((exp / "scores.json").read_text())
+    assert scores["info"]["model"]["class_path"].endswith(f".{cls}") and scores["info"]["sample_rate"] == sr
+    assert scores["tokens_per_s"]["trained"] == pytest.approx(tokens)
+    assert scores["bitrates"]["trained"] == pytest.approx(bits)
+    text = (exp / "RESULTS.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| trained | ") and "| test speech |" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert float(cells[1]) == bits and float(cells[2]) == tokens and float(cells[5]) > 0
+    assert "rate and length preserved: yes" in (exp / "roundtrip.txt").read_text()
