@@ -27,9 +27,12 @@ def naive(x: torch.Tensor, style: str, base: float = 10000.0) -> torch.Tensor:
 
 @pytest.mark.parametrize("style", ["interleaved", "half"])
 def test_matches_naive_formula(style):
+    # the angle table is float32 (as in the releases): agreement to float32 precision, far
+    # below the 1e-3 by which the two layouts differ (test_interleaved_differs_from_half)
+    torch.manual_seed(0)
     x = torch.randn(7, 8, dtype=torch.float64)
     angles = RotaryEmbedding(8, style=style)(7).double()
-    assert torch.allclose(apply_rotary(x, angles, style), naive(x, style), atol=1e-10)
+    assert torch.allclose(apply_rotary(x, angles, style), naive(x, style), atol=1e-5)
 
 
 def test_interleaved_differs_from_half():
