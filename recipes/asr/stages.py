@@ -10,9 +10,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from audiokit.errors import ConfigError, DataDirError
-from audiokit.io.atomic import write_text_atomic
+from audiokit.errors import ConfigError
 from audiokit.recipe import StageContext
+from audiokit.recipe.validate import validate_data_dirs
 
 _SET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 TOKENIZERS = ("spm", "char")
@@ -137,22 +137,7 @@ def data_inputs(ctx: StageContext) -> list[str]:
 
 def validate(ctx: StageContext) -> None:
     """Validate every set; write ``exp/<tag>/validate.txt``; DataDirError on any error."""
-    from audiokit.data.validate import validate_data_dir
-
-    report, errors = [], []
-    for name in all_sets(ctx):
-        path = Path(data(ctx, name))
-        problems = validate_data_dir(path, require_text=True)
-        report.append(f"{path}: {len(problems)} problem(s)")
-        for problem in problems:
-            report.append(f"  {problem.severity}: {problem}")
-            if problem.severity == "error":
-                errors.append(str(problem))
-    write_text_atomic(ctx.exp_dir / "validate.txt", "\n".join(report) + "\n")
-    print("\n".join(report), flush=True)
-    if errors:
-        raise DataDirError(f"{len(errors)} error(s) in the data dirs, first: {errors[0]} "
-                           f"(all in exp/{ctx.tag}/validate.txt)")
+    validate_data_dirs(ctx, ((data(ctx, name), True) for name in all_sets(ctx)))
 
 
 # --------------------------------------------------------------------------- tokenizer

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from audiokit.errors import AudiokitError, ConfigError, DataDirError
+from audiokit.errors import AudiokitError, ConfigError
 from audiokit.io.atomic import write_text_atomic
 from audiokit.recipe import StageContext
+from audiokit.recipe.validate import validate_data_dirs
 
 SPEECH = ("train", "dev", "test")
 MUSIC = ("music", "music_train", "music_test")
@@ -77,22 +78,7 @@ def data_inputs(ctx: StageContext) -> list[str]:
 
 def validate(ctx: StageContext) -> None:
     """Validate every set; write ``exp/<tag>/validate.txt``; DataDirError on any error."""
-    from audiokit.data.validate import validate_data_dir
-
-    report, errors = [], []
-    for name in (*SPEECH, *MUSIC):
-        path = Path(_data(ctx, name))
-        problems = validate_data_dir(path, require_text=name in SPEECH)
-        report.append(f"{path}: {len(problems)} problem(s)")
-        for problem in problems:
-            report.append(f"  {problem.severity}: {problem}")
-            if problem.severity == "error":
-                errors.append(str(problem))
-    write_text_atomic(ctx.exp_dir / "validate.txt", "\n".join(report) + "\n")
-    print("\n".join(report), flush=True)
-    if errors:
-        raise DataDirError(f"{len(errors)} error(s) in the data dirs, first: {errors[0]} "
-                           f"(all in exp/{ctx.tag}/validate.txt)")
+    validate_data_dirs(ctx, ((_data(ctx, name), name in SPEECH) for name in (*SPEECH, *MUSIC)))
 
 
 # --------------------------------------------------------------------------- train

@@ -10,6 +10,7 @@ from typing import Any
 from audiokit.errors import ConfigError, DataDirError
 from audiokit.io.atomic import write_text_atomic
 from audiokit.recipe import StageContext
+from audiokit.recipe.validate import validate_data_dirs
 
 SPLITS = ("train", "dev", "test")
 
@@ -60,24 +61,8 @@ def validate(ctx: StageContext) -> None:
 
     Runs in the work dir, so relative ``wav.scp`` paths resolve as Kaldi expects.
     """
-    from audiokit.data.validate import validate_data_dir
-
-    report: list[str] = []
-    errors: list[str] = []
-    for name in _sets(ctx):
-        path = Path(ctx.get("data_dir")) / name
-        problems = validate_data_dir(path, require_text=name != "music")
-        report.append(f"{path}: {len(problems)} problem(s)")
-        for problem in problems:
-            report.append(f"  {problem.severity}: {problem}")
-            if problem.severity == "error":
-                errors.append(str(problem))
-    out = ctx.exp_dir / "validate.txt"
-    write_text_atomic(out, "\n".join(report) + "\n")
-    print("\n".join(report), flush=True)
-    if errors:
-        raise DataDirError(f"{len(errors)} error(s) in the data dirs, first: {errors[0]} "
-                           f"(all in exp/{ctx.tag}/validate.txt)")
+    data = Path(ctx.get("data_dir"))
+    validate_data_dirs(ctx, ((data / name, name != "music") for name in _sets(ctx)))
 
 
 def _pct(value: Any) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from audiokit.errors import ConfigError, DataDirError
 from audiokit.io.atomic import write_text_atomic
 from audiokit.recipe import StageContext
+from audiokit.recipe.validate import validate_data_dirs
 
 SETS = ("train", "dev", "test")
 
@@ -92,22 +93,7 @@ def set_paths(ctx: StageContext) -> list[str]:
 
 def validate(ctx: StageContext) -> None:
     """Validate train/dev/test (transcripts required); ``exp/<tag>/validate.txt``; DataDirError on errors."""
-    from audiokit.data.validate import validate_data_dir
-
-    report, errors = [], []
-    for name in SETS:
-        path = ctx.path(data(ctx, name))
-        problems = validate_data_dir(path, require_text=True)
-        report.append(f"{data(ctx, name)}: {len(problems)} problem(s)")
-        for problem in problems:
-            report.append(f"  {problem.severity}: {problem}")
-            if problem.severity == "error":
-                errors.append(str(problem))
-    write_text_atomic(ctx.exp_dir / "validate.txt", "\n".join(report) + "\n")
-    print("\n".join(report), flush=True)
-    if errors:
-        raise DataDirError(f"{len(errors)} error(s) in the data dirs, first: {errors[0]} "
-                           f"(all in exp/{ctx.tag}/validate.txt)")
+    validate_data_dirs(ctx, ((data(ctx, name), True) for name in SETS))
 
 
 def lang(ctx: StageContext) -> None:
