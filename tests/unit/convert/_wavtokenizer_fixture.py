@@ -95,11 +95,20 @@ def official_state_dict(model: WavTokenizer, style: str = "legacy") -> dict[str,
     state.update(_prefixed("feature_extractor.encodec.decoder.", decoder))
     state.update({k: v for k, v in gen.items() if k.startswith("feature_extractor.encodec.quantizer.")})
     state.update({k: v for k, v in gen.items() if k.startswith(("backbone.", "head."))})
+    return with_training_keys(state, dac=True, style=style)
+
+
+def with_training_keys(state: dict[str, torch.Tensor], *, dac: bool, style: str) -> dict[str, torch.Tensor]:
+    """``state`` plus the training-only parts the Vocos-family releases (WavTokenizer,
+    Language-Codec) save: tiny MPD/MRD, optionally the DAC discriminator (twice, as released),
+    mel-loss buffers; ``style="parametrize"`` renames weight-norm keys to the newer torch names."""
+    state = dict(state)
     state.update(_prefixed("multiperioddisc.", MultiPeriodDiscriminator(num_embeddings=4, channels=(2, 4, 4, 4, 4))))
     state.update(_prefixed("multiresddisc.", MultiResolutionDiscriminator(num_embeddings=4, channels=4)))
-    dac = _DAC()
-    state.update(_prefixed("dac.", dac))
-    state.update(_prefixed("dacdiscriminator.discriminator.", dac))
+    if dac:
+        disc = _DAC()
+        state.update(_prefixed("dac.", disc))
+        state.update(_prefixed("dacdiscriminator.discriminator.", disc))
     state["melspec_loss.mel_spec.spectrogram.window"] = torch.hann_window(1024)
     state["melspec_loss.mel_spec.mel_scale.fb"] = torch.rand(513, 100)
     if style == "parametrize":

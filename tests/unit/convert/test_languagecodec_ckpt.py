@@ -31,21 +31,15 @@ from typing import Any
 
 import pytest
 import torch
-from torch import nn
 
 from audiokit.checkpoint import load_pretrained
 from audiokit.convert import languagecodec as lc
 from audiokit.convert import wavtokenizer as wt
-from audiokit.discriminators import (
-    DiscriminatorB,
-    DiscriminatorP,
-    MultiPeriodDiscriminator,
-    MultiResolutionDiscriminator,
-)
 from audiokit.errors import CheckpointError
 from audiokit.models.codec.languagecodec import LanguageCodec
 from audiokit.nn import SEANetDecoder
 from audiokit.quantizers.masked import channel_bounds
+from tests.unit.convert._wavtokenizer_fixture import _prefixed, with_training_keys
 
 TINY = {"sample_rate": 24000, "ratios": [8, 5, 4, 2], "dimension": 12, "n_filters": 2, "lstm": 2, "n_q": 8,
         "backbone_dim": 16, "intermediate_dim": 24, "adanorm_num_embeddings": 4, "n_fft": 1280}
@@ -68,20 +62,6 @@ def tiny_model(version: str, seed: int = 0) -> LanguageCodec:
     return model
 
 
-class _DAC(nn.Module):
-    """Stand-in with the DAC discriminator's names: ``discriminators.{i}`` (MPD then MRD)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.discriminators = nn.ModuleList(
-            [DiscriminatorP(p, channels=(2, 4, 4, 4, 4), always_pad=True) for p in (2, 3)]
-            + [DiscriminatorB(w, channels=4, window="rect") for w in (64, 32)])
-
-
-def _prefixed(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
-    return {prefix + k: v.clone() for k, v in module.state_dict().items()}
-
-
 def official_state_dict(model: LanguageCodec, version: str, style: str = "legacy") -> dict[str, torch.Tensor]:
     """The full official ``state_dict`` of ``model`` (+ tiny training-only parts), in file order."""
     torch.manual_seed(123)
@@ -93,18 +73,7 @@ def official_state_dict(model: LanguageCodec, version: str, style: str = "legacy
     state = {k: v for k, v in gen.items() if k.startswith("feature_extractor.encodec.encoder.")}
     state.update(_prefixed("feature_extractor.encodec.decoder.", decoder))
     state.update({k: v for k, v in gen.items() if not k.startswith("feature_extractor.encodec.encoder.")})
-    state.update(_prefixed("multiperioddisc.", MultiPeriodDiscriminator(num_embeddings=4, channels=(2, 4, 4, 4, 4))))
-    state.update(_prefixed("multiresddisc.", MultiResolutionDiscriminator(num_embeddings=4, channels=4)))
-    if version == "v2":
-        dac = _DAC()
-        state.update(_prefixed("dac.", dac))
-        state.update(_prefixed("dacdiscriminator.discriminator.", dac))
-    state["melspec_loss.mel_spec.spectrogram.window"] = torch.hann_window(1024)
-    state["melspec_loss.mel_spec.mel_scale.fb"] = torch.rand(513, 100)
-    if style == "parametrize":
-        state = {k.replace("weight_g", "parametrizations.weight.original0")
-                  .replace("weight_v", "parametrizations.weight.original1"): v for k, v in state.items()}
-    return state
+    return with_training_keys(state, dac=version == "v2", style=style)
 
 
 def lightning_checkpoint(state: dict[str, torch.Tensor]) -> dict[str, Any]:
