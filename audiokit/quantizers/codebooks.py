@@ -44,6 +44,11 @@ class EMACodebook(nn.Module):
             ``embed_avg = row * threshold``) so the replacement survives.
         sync_ema: average the batch counts/sums over DDP workers before the EMA update
             (the reference does not; default ``False``).
+        consistent_init: the reference's k-means sets ``embed_avg = means`` next to
+            ``cluster_size = counts`` (see below). ``False`` (default) keeps that. ``True`` sets
+            ``embed_avg = means * counts`` so the first EMA step keeps the k-means entries; use
+            it when a first batch has fewer rows than entries: an empty cluster's entry is
+            otherwise divided by the smoothing epsilon (norm ~1e4) and never chosen again.
 
     Reference quirk kept for fidelity: k-means sets ``embed_avg = means`` while
     ``cluster_size = counts``, so the first training step scales every entry by about
@@ -53,7 +58,7 @@ class EMACodebook(nn.Module):
     def __init__(self, dim: int, codebook_size: int, *, kmeans_init: bool = True, kmeans_iters: int = 50,
                  decay: float = 0.99, epsilon: float = 1e-5, threshold_ema_dead_code: float = 2,
                  commitment_weight: float = 1.0, effective_dead_code: bool = False,
-                 sync_ema: bool = False) -> None:
+                 sync_ema: bool = False, consistent_init: bool = False) -> None:
         super().__init__()
         self.dim = dim
         self.codebook_size = codebook_size
@@ -64,6 +69,7 @@ class EMACodebook(nn.Module):
         self.commitment_weight = commitment_weight
         self.effective_dead_code = effective_dead_code
         self.sync_ema = sync_ema
+        self.consistent_init = consistent_init
         embed = torch.zeros(codebook_size, dim)
         if not kmeans_init:
             nn.init.kaiming_uniform_(embed)
@@ -98,7 +104,7 @@ class EMACodebook(nn.Module):
             return
         means, bins = kmeans(x.to(self.embed.dtype), self.codebook_size, self.kmeans_iters)
         self.embed.copy_(means)
-        self.embed_avg.copy_(means)
+        self.embed_avg.copy_(means * bins.unsqueeze(1) if self.consistent_init else means)
         self.cluster_size.copy_(bins)
         self.inited.fill_(1.0)
         broadcast_buffers(self)
@@ -168,14 +174,18 @@ class LearnedCodebook(nn.Module):
         codebook_size: number of entries K; initialised uniform(-1/K, 1/K).
         codebook_weight: weight of mean((z - sg(x))^2) (1.0).
         commitment_weight: weight of mean((sg(z) - x)^2) (0.25).
+        l2_normalize: choose entries by cosine similarity (argmax of normalised ``x e^T``, DAC's
+            factorised-code rule; ``z`` stays the raw entry). ``False`` (HiFi-Codec) uses the
+            Euclidean distance below.
 
     The straight-through ``x + sg(z - x)`` is applied in eval too, as the reference does,
     so downstream residuals see exactly its arithmetic.
     """
 
     def __init__(self, dim: int, codebook_size: int, *, codebook_weight: float = 1.0,
-                 commitment_weight: float = 0.25) -> None:
+                 commitment_weight: float = 0.25, l2_normalize: bool = False) -> None:
         super().__init__()
+        self.l2_normalize = l2_normalize
         self.dim = dim
         self.codebook_size = codebook_size
         self.codebook_weight = codebook_weight
@@ -186,6 +196,8 @@ class LearnedCodebook(nn.Module):
     def quantize(self, x: torch.Tensor) -> torch.Tensor:
         """Codes (N,) of rows ``x`` (N, D): argmin of |x|^2 + |e|^2 - 2 x e^T (first minimum)."""
         weight = self.embedding.weight
+        if self.l2_normalize:
+            return (F.normalize(x, dim=1) @ F.normalize(weight, dim=1).t()).max(dim=1).indices
         dist = torch.sum(x ** 2, 1, keepdim=True) + torch.sum(weight ** 2, 1) - 2 * torch.matmul(x, weight.t())
         return torch.argmin(dist, 1)
 

@@ -55,7 +55,7 @@ class CropDataset(torch.utils.data.Dataset):
 
     def __init__(self, data_dirs: Sequence[str], *, sample_rate: int, num_samples: int, train: bool,
                  seed: int = 0, train_gain_db: Sequence[float] = (-6.0, -1.0), val_gain_db: float = -3.0,
-                 max_items: int | None = None) -> None:
+                 max_items: int | None = None, dither: float = 0.0) -> None:
         if not data_dirs:
             raise ConfigError("codec data: give at least one data dir")
         self.sources = [KaldiAudioDataset(d, sample_rate=sample_rate) for d in data_dirs]
@@ -66,6 +66,9 @@ class CropDataset(torch.utils.data.Dataset):
         self.seed = int(seed)
         self.train_gain_db = (float(train_gain_db[0]), float(train_gain_db[1]))
         self.val_gain_db = float(val_gain_db)
+        if dither < 0:
+            raise ConfigError(f"codec data: dither must be >= 0, got {dither}")
+        self.dither = float(dither)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -80,7 +83,10 @@ class CropDataset(torch.utils.data.Dataset):
         gain = float(rng.uniform(lo, hi)) if self.train else self.val_gain_db
         wav = peak_normalize(wav, gain)
         offset = int(rng.integers(0, max(1, len(wav) - self.num_samples + 1)))
-        return {"wav": torch.from_numpy(crop_or_tile(wav, self.num_samples, offset)), "id": item["id"]}
+        crop = crop_or_tile(wav, self.num_samples, offset)
+        if self.train and self.dither > 0:
+            crop = (crop + self.dither * rng.standard_normal(crop.shape)).astype(crop.dtype)
+        return {"wav": torch.from_numpy(crop), "id": item["id"]}
 
 
 class EpochBatchSampler(BucketBatchSampler):
@@ -112,14 +118,20 @@ class CodecDataModule(BatchedDataModule):
         train_gain_db: (low, high) dBFS range of the random peak level.
         val_gain_db: peak level of validation crops.
         seed: seeds the batch order and the crops.
+        dither: standard deviation of white noise added to training crops (0: none). Synthetic
+            speech has stretches of exact digital silence whose log-mel sits at the loss's clamp
+            (log 1e-7 = -16); without a noise floor the mel loss is dominated by pushing the
+            output down there, which needs the model to know where the silence is before it
+            has learnt anything else. Validation crops stay exact.
         num_workers: data loader worker processes.
     """
 
     def __init__(self, train_dirs: Sequence[str], val_dirs: Sequence[str] = (), sample_rate: int = 24000,
                  num_samples: int = 72000, batch_size: int = 8, val_batch_size: int = 8,
                  val_max_items: int | None = 32, train_gain_db: Sequence[float] = (-6.0, -1.0),
-                 val_gain_db: float = -3.0, seed: int = 0, num_workers: int = 0) -> None:
+                 val_gain_db: float = -3.0, seed: int = 0, num_workers: int = 0, dither: float = 0.0) -> None:
         super().__init__(collate_crops, seed=seed, num_workers=num_workers)
+        self.dither = float(dither)
         if num_samples < 1 or batch_size < 1 or val_batch_size < 1:
             raise ValueError("num_samples, batch_size and val_batch_size must be positive")
         self.train_dirs, self.val_dirs = list(train_dirs), list(val_dirs)
@@ -130,7 +142,7 @@ class CodecDataModule(BatchedDataModule):
     def _crops(self, dirs: Sequence[str], train: bool, max_items: int | None = None) -> CropDataset:
         return CropDataset(dirs, sample_rate=self.sample_rate, num_samples=self.num_samples, train=train,
                            seed=self.seed, train_gain_db=self.train_gain_db, val_gain_db=self.val_gain_db,
-                           max_items=max_items)
+                           max_items=max_items, dither=self.dither if train else 0.0)
 
     def setup(self, stage: str) -> None:
         self.train_set = self._crops(self.train_dirs, True)

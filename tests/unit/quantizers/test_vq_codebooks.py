@@ -189,3 +189,35 @@ def test_make_codebook_kinds():
     assert isinstance(make_codebook("learned", 4, 8, commitment_weight=0.5), LearnedCodebook)
     with pytest.raises(ValueError, match="unknown codebook kind"):
         make_codebook("fsq", 4, 8)
+
+
+def test_consistent_init_keeps_kmeans_entries_after_the_first_ema_step():
+    """With fewer rows than entries, the reference's k-means statistics blow empty clusters up to
+    ~1/epsilon; ``consistent_init`` keeps every used entry where k-means put it."""
+    x = _rows(6, 4, seed=11)  # 6 rows for 16 entries: most clusters are empty
+    ref = EMACodebook(4, 16, kmeans_iters=5).train()
+    fixed = EMACodebook(4, 16, kmeans_iters=5, consistent_init=True).train()
+    torch.manual_seed(0)
+    ref(x)
+    torch.manual_seed(0)
+    fixed(x)
+    assert float(ref.embed.norm(dim=1).max()) > 1e3  # the reference quirk, reproduced
+    assert float(fixed.embed.norm(dim=1).max()) < 10
+    used = fixed.cluster_size > 0
+    # every row's entry is still (EMA of the row with itself) the row: codes map back onto x
+    assert torch.allclose(fixed.dequantize(fixed.quantize(x)), x, atol=1e-4)
+    assert int(used.sum()) == len(torch.unique(fixed.quantize(x)))
+
+
+def test_learned_l2_normalize_picks_by_cosine():
+    book = LearnedCodebook(2, 3, l2_normalize=True)
+    with torch.no_grad():
+        book.embedding.weight.copy_(torch.tensor([[10.0, 0.0], [0.0, 0.1], [-1.0, 0.0]]))
+    x = torch.tensor([[0.0, 5.0], [3.0, 0.1], [-0.1, 0.0]])
+    assert book.quantize(x).tolist() == [1, 0, 2]
+    # Euclidean (HiFi-Codec) picks the short entry [0, 0.1] for all three rows instead
+    plain = LearnedCodebook(2, 3)
+    plain.load_state_dict(book.state_dict())
+    assert plain.quantize(x).tolist() == [1, 1, 1]
+    out = book(x)
+    assert torch.equal(out.quantized, x + (book.embedding.weight[out.codes] - x))

@@ -219,6 +219,21 @@ def test_crops_are_deterministic_per_epoch_and_normalised(data):
     assert torch.equal(val[1]["wav"], val[1]["wav"])
 
 
+def test_dither_adds_a_noise_floor_to_training_crops_only(data):
+    kw = dict(sample_rate=24000, num_samples=9600, seed=3)
+    clean = CropDataset([str(data / "train")], train=True, **kw)[(0, 0)]["wav"]
+    noisy_ds = CropDataset([str(data / "train")], train=True, dither=1e-3, **kw)
+    noisy = noisy_ds[(0, 0)]["wav"]
+    assert noisy.dtype == clean.dtype and torch.equal(noisy, noisy_ds[(0, 0)]["wav"])  # deterministic
+    assert 0.8e-3 < float((noisy - clean).std()) < 1.2e-3
+    dm = CodecDataModule([str(data / "train")], [str(data / "dev")], num_samples=4800, dither=1e-3)
+    dm.setup("fit")
+    val = CropDataset([str(data / "dev")], sample_rate=24000, num_samples=4800, train=False, seed=0)
+    assert dm.val_set.dither == 0.0 and torch.equal(dm.val_set[0]["wav"], val[0]["wav"])
+    with pytest.raises(ConfigError):
+        CropDataset([str(data / "train")], train=True, dither=-1.0, **kw)
+
+
 def test_crop_helpers():
     x = np.arange(5, dtype=np.float32)
     assert crop_or_tile(x, 12, 0).tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]
