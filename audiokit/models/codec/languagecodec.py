@@ -63,6 +63,9 @@ class LanguageCodec(Codec):
         n_fft: ISTFT size (default ``4 * hop`` = 1280).
         train_n_q: codebook counts drawn per training step when ``forward`` gets no ``n_q``
             (v2 ``3..8``, v1 ``(3, 4, 8)``); empty = always all codebooks.
+        effective_dead_code, consistent_init: training-only codebook rules that depart from the
+            reference (see :class:`~audiokit.quantizers.codebooks.EMACodebook`); off for the
+            releases, on for small-batch training (``configs/codec/train_languagecodec_mini.yaml``).
     """
 
     name = "languagecodec"
@@ -88,6 +91,8 @@ class LanguageCodec(Codec):
         adanorm_num_embeddings: int = 4,
         n_fft: int | None = None,
         train_n_q: Sequence[int] = TRAIN_N_Q_V2,
+        effective_dead_code: bool = False,
+        consistent_init: bool = False,
     ) -> None:
         super().__init__()
         ratios = [int(r) for r in ratios]
@@ -103,6 +108,11 @@ class LanguageCodec(Codec):
             "intermediate_dim": intermediate_dim, "num_layers": num_layers,
             "adanorm_num_embeddings": adanorm_num_embeddings, "n_fft": n_fft, "train_n_q": train_n_q,
         }
+        # training-only codebook rules: recorded only when set, so released configs keep their hash
+        if effective_dead_code:
+            self.init_args["effective_dead_code"] = True
+        if consistent_init:
+            self.init_args["consistent_init"] = True
         self.sample_rate = int(sample_rate)
         self.hop_length = hop
         self.n_codebooks = int(n_q)
@@ -112,6 +122,7 @@ class LanguageCodec(Codec):
         self.quantizer = MaskedChannelRVQ(
             dimension, n_q, codebook_size, kmeans_init=True, kmeans_iters=kmeans_iters, decay=decay,
             threshold_ema_dead_code=threshold_ema_dead_code, detach_residual=True,
+            effective_dead_code=effective_dead_code, consistent_init=consistent_init,
         )
         self.backbone = VocosBackbone(
             input_channels=dimension, dim=backbone_dim, intermediate_dim=intermediate_dim,

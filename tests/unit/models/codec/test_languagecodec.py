@@ -178,3 +178,14 @@ def test_training_forward_draws_codebook_counts_and_runs_kmeans():
     model.eval()
     with torch.no_grad():
         assert model(_wav(length=640))[1].codes.shape[1] == 8  # eval: all codebooks
+
+
+def test_small_batch_codebook_rules_reach_every_codebook_and_only_then_the_config(tiny):
+    for key in ("effective_dead_code", "consistent_init"):
+        assert key not in tiny.init_args  # releases keep their config hash
+    args = {**tiny.init_args, "effective_dead_code": True, "consistent_init": True}
+    model = LanguageCodec(**args)
+    books = [layer.codebook for layer in model.quantizer.layers]
+    assert len(books) == model.n_codebooks
+    assert all(b.effective_dead_code and b.consistent_init for b in books)
+    assert model.init_args["effective_dead_code"] is True and model.init_args["consistent_init"] is True
