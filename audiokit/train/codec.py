@@ -45,6 +45,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from audiokit.discriminators.losses import discriminator_loss, feature_matching_loss, generator_loss
@@ -197,8 +198,14 @@ class CodecGANTask(pl.LightningModule):
         return None if self.bandwidth_id is None else torch.tensor([self.bandwidth_id], device=device)
 
     def reconstruct(self, y: torch.Tensor) -> tuple[torch.Tensor, Any]:
-        """``y (B, 1, T)`` -> ``(y_hat (B, 1, T), QuantizerOutput)`` (output cut to ``T``)."""
-        out = self.model(y) if self.bandwidth_id is None else self.model(y, self.bandwidth_id)
+        """``y (B, 1, T)`` -> ``(y_hat (B, 1, T), QuantizerOutput)`` (output cut to ``T``).
+
+        ``T`` need not be a multiple of the model's hop: the input is zero-padded up to one first
+        (HiFi-Codec's generator returns whole hops only).
+        """
+        hop = int(getattr(self.model, "hop_length", 1) or 1)
+        x = F.pad(y, (0, -y.shape[-1] % hop)) if y.shape[-1] % hop else y
+        out = self.model(x) if self.bandwidth_id is None else self.model(x, self.bandwidth_id)
         y_hat, q = out
         if y_hat.dim() == 2:
             y_hat = y_hat.unsqueeze(1)

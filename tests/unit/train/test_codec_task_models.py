@@ -119,6 +119,16 @@ def test_hificodec_generator_loss_is_its_objective():
         assert logs[f"adv_{disc}"] > 0 and logs[f"fm_{disc}"] > 0
 
 
+def test_crops_that_are_not_whole_hops_are_padded_then_cut():
+    task = _task("hificodec").eval()
+    y = 0.1 * torch.randn(1, 1, 3000)  # 9.375 hops of 320
+    with torch.no_grad():
+        y_hat, q = task.reconstruct(y)
+        padded, _ = task.reconstruct(torch.nn.functional.pad(y, (0, 200)))
+    assert y_hat.shape == (1, 1, 3000) and q.codes.shape == (1, 4, 10)
+    assert torch.equal(y_hat, padded[..., :3000])
+
+
 def test_hificodec_adam_with_exponential_decay(data):
     task = _task("hificodec", disc_start=0, lr=1e-3, lr_gamma=0.5, lr_decay_every=2)
     _, _, rec = _fit(task, data, max_steps=8)  # 4 iterations
