@@ -14,8 +14,9 @@ Decisions:
 * ``--model``: an audiokit model folder (``config.yaml`` + ``model.safetensors`` +
   ``vocab.txt``, vocoder in ``vocoder/``) or an official checkpoint file
   (``model_*.safetensors`` / ``.pt`` with ``vocab.txt`` beside it; ``--model-config`` picks
-  v0 ``configs/tts/f5tts_base.yaml``, default v1 Base). ``--vocoder`` / ``--vocab`` override
-  the default places (see :mod:`audiokit.models.tts.bundle`).
+  v0 ``configs/tts/f5tts_base.yaml``, default v1 Base), or a release name (``f5tts-v1-base``,
+  ``f5tts-base``) whose files are in ``$AUDIOKIT_HOME/<name>/``. ``--vocoder`` / ``--vocab``
+  override the default places (see :mod:`audiokit.models.tts.bundle`).
 * Sampling defaults are F5-TTS's (downstream.md §5.7): NFE 32, CFG 2, sway -1, speed 1, EPSS
   grid where defined. Without ``--seed`` a random seed is drawn and printed, so a result can be
   reproduced; every line of a batch uses the same seed.
@@ -52,7 +53,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     src.add_argument("--text-file", metavar="FILE",
                      help="one text per line (or ID<TAB>TEXT); -o is then an output folder")
     p.add_argument("--model", required=True, metavar="PATH",
-                   help="audiokit F5-TTS folder, or an official model_*.safetensors/.pt file")
+                   help="audiokit F5-TTS folder, an official model_*.safetensors/.pt file, or a release name "
+                        "(f5tts-v1-base, f5tts-base: files in $AUDIOKIT_HOME/<name>/)")
     p.add_argument("--ref-audio", required=True, metavar="WAV", help="reference clip of the voice (0.5-30 s)")
     p.add_argument("--ref-text", required=True, metavar="TEXT", help="transcript of the reference clip")
     p.add_argument("-o", "--output", required=True, metavar="PATH",

@@ -8,6 +8,10 @@ Where the pieces come from (:func:`load_f5_bundle`):
 * an **official checkpoint file** (``model_1250000.safetensors`` or a ``.pt`` training file),
   with ``vocab.txt`` next to it (or given), read by :func:`audiokit.convert.f5tts.load_f5tts`;
   what the shapes cannot tell (v0 vs v1) comes from a model config (default v1 Base);
+* a **release name** from :data:`F5_RELEASES` (``f5tts-v1-base``, ``f5tts-base``): the official
+  file and ``vocab.txt`` in the cache folder ``$AUDIOKIT_HOME/<name>/`` (default
+  ``~/.cache/audiokit/<name>/``, as the codec bundles of :mod:`audiokit.pretrained`), the vocoder
+  in its ``vocoder/`` sub-folder; audiokit never downloads, a missing file says where to get it;
 * a **vocoder folder** either in the released Vocos layout (``config.yaml`` +
   ``pytorch_model.bin``, e.g. ``charactr/vocos-mel-24khz``) or as an audiokit model folder
   holding a :class:`~audiokit.models.tts.vocoder.VocosVocoder`.
@@ -52,6 +56,14 @@ CHUNK_BUDGET_SECONDS = 22.0
 MIN_CHUNK_SECONDS = 5.0
 CROSSFADE_SECONDS = 0.15
 UNKNOWN_POLICIES = ("error", "space")
+VOCOS_SOURCE = "https://huggingface.co/charactr/vocos-mel-24khz (config.yaml + pytorch_model.bin)"
+F5_SOURCE = "https://huggingface.co/SWivid/F5-TTS"
+
+#: released F5-TTS checkpoints: name -> (official file, model config in configs/tts, folder on the hub)
+F5_RELEASES: dict[str, tuple[str, str, str]] = {
+    "f5tts-v1-base": ("model_1250000.safetensors", "f5tts_v1_base.yaml", "F5TTS_v1_Base"),
+    "f5tts-base": ("model_1200000.safetensors", "f5tts_base.yaml", "F5TTS_Base"),
+}
 _SENTENCE_END = re.compile(r"(?<=[.!?;:,\u3002\uff01\uff1f\uff1b\uff1a\uff0c])\s*")
 
 
@@ -137,6 +149,26 @@ def check_compatible(model: F5TTS, vocoder: VocosVocoder, where: str) -> None:
             raise CheckpointError(f"{where}: vocoder {what} {theirs} does not match the model's {ours}")
 
 
+def resolve_release(name: str) -> tuple[Path, Path, Path]:
+    """``(official file, model config, vocoder folder)`` of release ``name`` in the cache folder.
+
+    A missing file is a :class:`CheckpointError` naming what to download and where to put it.
+    """
+    from audiokit.convert.f5tts import CONFIG_DIR
+    from audiokit.pretrained import DEFAULT_HOME, HOME_ENV
+
+    filename, config, hub_folder = F5_RELEASES[name]
+    folder = Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser() / name
+    wanted = [(folder / filename, f"{filename} and {VOCAB_NAME} from {F5_SOURCE} (folder {hub_folder})"),
+              (folder / VOCAB_NAME, f"{VOCAB_NAME} from {F5_SOURCE} (folder {hub_folder})"),
+              (folder / VOCODER_DIR / "config.yaml", f"the vocoder files of {VOCOS_SOURCE} into {VOCODER_DIR}/")]
+    for path, what in wanted:
+        if not path.is_file():
+            raise CheckpointError(f"model '{name}' is incomplete in {folder} ({path.name} missing) and audiokit "
+                                  f"does not download: get {what} and put them in {path.parent} (or set ${HOME_ENV})")
+    return folder / filename, CONFIG_DIR / config, folder / VOCODER_DIR
+
+
 def load_f5_bundle(
     path: str | os.PathLike, *, vocab: str | os.PathLike | None = None,
     vocoder: str | os.PathLike | None = None, config: str | os.PathLike | None = None,
@@ -145,15 +177,21 @@ def load_f5_bundle(
     """Load model, vocabulary and vocoder (see the module docstring for the layouts).
 
     ``vocab`` / ``vocoder`` override the default places; ``config`` is the model config used
-    for an official checkpoint file (default: v1 Base; ignored for an audiokit folder).
+    for an official checkpoint file (default: v1 Base; ignored for an audiokit folder). ``path``
+    may also be a release name of :data:`F5_RELEASES` (when no such file or folder exists).
     """
+    if str(path) in F5_RELEASES and not Path(path).exists():
+        path, release_config, release_vocoder = resolve_release(str(path))
+        config = release_config if config is None else config
+        vocoder = release_vocoder if vocoder is None else vocoder
     path = Path(path)
     if path.is_dir():
         model, words = _load_folder_model(path, vocab)
     elif path.is_file():
         model, words = _load_official_model(path, vocab, config)
     else:
-        raise CheckpointError(f"{path}: no such model folder or checkpoint file")
+        raise CheckpointError(f"{path}: no such model folder or checkpoint file (or release name: "
+                              f"{', '.join(F5_RELEASES)})")
     if vocoder is None:
         vocoder = path / VOCODER_DIR if path.is_dir() else None
         if vocoder is None or not Path(vocoder).is_dir():

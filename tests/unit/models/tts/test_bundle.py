@@ -102,16 +102,27 @@ def test_load_folder_with_vocoder_subfolder(folder):
     assert all(torch.equal(v, ref[k]) for k, v in b.model.state_dict().items())
 
 
-def test_load_official_file_and_audiokit_vocoder(folder, tmp_path):
+def write_official_model(path: Path) -> Path:
+    """``tiny_model()`` saved as a released ``model_*.safetensors`` (EMA prefix, released key names)."""
     from safetensors.torch import save_file
 
     state = {f"ema_model.{k}": v for k, v in tiny_model().state_dict().items()}
     for k in list(state):  # back to the released key names
         state[k.replace(".attn.linear_out.", ".attn.to_out.0.").replace(".ff.0.", ".ff.ff.0.0.")
               .replace(".ff.3.", ".ff.ff.2.").replace(".attn.linear_", ".attn.to_")] = state.pop(k)
-    save_file(state, str(tmp_path / "model_1.safetensors"))
-    cfg_path = tmp_path / "tiny.yaml"
-    cfg_path.write_text(yaml.safe_dump({"model": {"class_path": B.F5TTS_CLASS, "init_args": MODEL_ARGS}}))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path))
+    return path
+
+
+def write_tiny_config(path: Path) -> Path:
+    path.write_text(yaml.safe_dump({"model": {"class_path": B.F5TTS_CLASS, "init_args": MODEL_ARGS}}))
+    return path
+
+
+def test_load_official_file_and_audiokit_vocoder(folder, tmp_path):
+    write_official_model(tmp_path / "model_1.safetensors")
+    cfg_path = write_tiny_config(tmp_path / "tiny.yaml")
     voc_dir = save_pretrained(tiny_vocoder(), {"model": {"class_path": B.VOCODER_CLASS, "init_args": VOC_ARGS}},
                               tmp_path / "voc")
     with pytest.raises(CheckpointError, match="vocab.txt: no such file"):
@@ -122,6 +133,29 @@ def test_load_official_file_and_audiokit_vocoder(folder, tmp_path):
     b = B.load_f5_bundle(tmp_path / "model_1.safetensors", vocoder=voc_dir, config=cfg_path)
     ours = B.load_f5_bundle(folder)
     assert all(torch.equal(v, ours.model.state_dict()[k]) for k, v in b.model.state_dict().items())
+
+
+def test_release_names_resolve_to_the_cache_folder(folder, tmp_path, monkeypatch):
+    import audiokit.convert.f5tts as convert_f5
+
+    for filename, config, _ in B.F5_RELEASES.values():  # the real releases have their configs
+        assert filename.endswith(".safetensors") and (convert_f5.CONFIG_DIR / config).is_file()
+    monkeypatch.setenv("AUDIOKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(B, "F5_RELEASES", {"tiny-release": ("model_9.safetensors", "tiny.yaml", "Tiny")})
+    monkeypatch.setattr(convert_f5, "CONFIG_DIR", tmp_path)
+    write_tiny_config(tmp_path / "tiny.yaml")
+    cache = tmp_path / "home" / "tiny-release"
+    with pytest.raises(CheckpointError, match="model_9.safetensors missing.*does not download"):
+        B.load_f5_bundle("tiny-release")
+    write_official_model(cache / "model_9.safetensors")
+    write_vocab(cache / "vocab.txt")
+    with pytest.raises(CheckpointError, match="config.yaml missing.*vocos-mel-24khz"):
+        B.load_f5_bundle("tiny-release")
+    write_official_vocoder(cache / "vocoder")
+    b = B.load_f5_bundle("tiny-release")
+    ours = B.load_f5_bundle(folder)
+    assert all(torch.equal(v, ours.model.state_dict()[k]) for k, v in b.model.state_dict().items())
+    assert b.source == cache / "model_9.safetensors"
 
 
 def test_load_errors(folder, tmp_path):
