@@ -126,8 +126,10 @@ def measure_peak_rss(fn: Callable[[], Any], poll_s: float = 0.001) -> dict[str, 
     """Run ``fn`` once; report its peak RSS above the RSS just before it.
 
     Two sources, the larger wins: the kernel's high-water mark (``VmHWM``, reset first) and
-    ``VmRSS`` polled every ``poll_s`` seconds from a thread while ``fn`` runs (some kernels and
-    sandboxes never move ``VmHWM`` after a reset, and polling can miss a very short spike).
+    ``VmRSS`` polled every ``poll_s`` seconds from a thread while ``fn`` runs (a fallback where
+    the reset is unsupported; polling can miss a very short spike). Memory that ``fn`` takes from
+    pages the process already holds (malloc reusing freed heap) is not new RSS and is not
+    counted: measure in a fresh process (:func:`run_worker`) for a model's footprint.
     Returns ``{"rss_before", "peak", "delta"}`` in bytes, ``"sampled_peak"`` and ``"exact"``:
     ``exact`` is ``True`` when the reset high-water mark was usable (at least the polled peak).
     """
