@@ -174,18 +174,14 @@ class LearnedCodebook(nn.Module):
         codebook_size: number of entries K; initialised uniform(-1/K, 1/K).
         codebook_weight: weight of mean((z - sg(x))^2) (1.0).
         commitment_weight: weight of mean((sg(z) - x)^2) (0.25).
-        l2_normalize: choose entries by cosine similarity (argmax of normalised ``x e^T``, DAC's
-            factorised-code rule; ``z`` stays the raw entry). ``False`` (HiFi-Codec) uses the
-            Euclidean distance below.
 
     The straight-through ``x + sg(z - x)`` is applied in eval too, as the reference does,
     so downstream residuals see exactly its arithmetic.
     """
 
     def __init__(self, dim: int, codebook_size: int, *, codebook_weight: float = 1.0,
-                 commitment_weight: float = 0.25, l2_normalize: bool = False) -> None:
+                 commitment_weight: float = 0.25) -> None:
         super().__init__()
-        self.l2_normalize = l2_normalize
         self.dim = dim
         self.codebook_size = codebook_size
         self.codebook_weight = codebook_weight
@@ -196,8 +192,6 @@ class LearnedCodebook(nn.Module):
     def quantize(self, x: torch.Tensor) -> torch.Tensor:
         """Codes (N,) of rows ``x`` (N, D): argmin of |x|^2 + |e|^2 - 2 x e^T (first minimum)."""
         weight = self.embedding.weight
-        if self.l2_normalize:
-            return (F.normalize(x, dim=1) @ F.normalize(weight, dim=1).t()).max(dim=1).indices
         dist = torch.sum(x ** 2, 1, keepdim=True) + torch.sum(weight ** 2, 1) - 2 * torch.matmul(x, weight.t())
         return torch.argmin(dist, 1)
 

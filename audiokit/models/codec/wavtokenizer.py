@@ -54,8 +54,6 @@ class WavTokenizer(Codec):
             the releases, on for small-batch training (``configs/codec/train_wavtokenizer_mini.yaml``).
         codebook_dim: quantize in a lower dimension through Linear ``project_in``/``project_out``
             (``None``: the latent dimension, as every release).
-        codebook: ``"ema"`` (every release) or ``"learned"`` (gradient-trained entries; then the
-            EMA arguments above are unused); ``codebook_kwargs`` go to the codebook class.
     """
 
     name = "wavtokenizer"
@@ -80,8 +78,6 @@ class WavTokenizer(Codec):
         effective_dead_code: bool = False,
         consistent_init: bool = False,
         codebook_dim: int | None = None,
-        codebook: str = "ema",
-        codebook_kwargs: dict | None = None,
     ) -> None:
         super().__init__()
         ratios = [int(r) for r in ratios]
@@ -101,24 +97,16 @@ class WavTokenizer(Codec):
             self.init_args["consistent_init"] = True
         if codebook_dim is not None:
             self.init_args["codebook_dim"] = int(codebook_dim)
-        if codebook != "ema":
-            self.init_args["codebook"] = codebook
-        if codebook_kwargs:
-            self.init_args["codebook_kwargs"] = dict(codebook_kwargs)
-        if codebook == "ema":
-            quantizer_kwargs = {"kmeans_init": True, "kmeans_iters": kmeans_iters, "decay": decay,
-                                "threshold_ema_dead_code": threshold_ema_dead_code,
-                                "effective_dead_code": effective_dead_code, "consistent_init": consistent_init}
-        else:
-            quantizer_kwargs = {}
-        quantizer_kwargs.update(codebook_kwargs or {})
         self.sample_rate = int(sample_rate)
         self.hop_length = hop
         self.n_codebooks = 1
         self.codebook_size = int(codebook_size)
         self.encoder = SEANetEncoder(dimension=dimension, n_filters=n_filters, ratios=ratios, lstm=lstm)
-        self.quantizer = VectorQuantizer(dimension, codebook_size, codebook_dim=codebook_dim, codebook=codebook,
-                                         **quantizer_kwargs)
+        self.quantizer = VectorQuantizer(
+            dimension, codebook_size, codebook_dim=codebook_dim, kmeans_init=True, kmeans_iters=kmeans_iters,
+            decay=decay, threshold_ema_dead_code=threshold_ema_dead_code,
+            effective_dead_code=effective_dead_code, consistent_init=consistent_init,
+        )
         self.backbone = VocosBackbone(
             input_channels=dimension, dim=backbone_dim, intermediate_dim=intermediate_dim,
             num_layers=num_layers, adanorm_num_embeddings=adanorm_num_embeddings, pos_net=pos_net,
@@ -132,9 +120,8 @@ class WavTokenizer(Codec):
 
     @property
     def codebook_initialized(self) -> bool:
-        """Whether the codebook holds trained/k-means entries (``inited == 1``; learned: always)."""
-        inited = getattr(self.quantizer.layers[0].codebook, "inited", None)
-        return True if inited is None else bool(inited.item())
+        """Whether the codebook holds trained/k-means entries (``inited == 1``)."""
+        return bool(self.quantizer.layers[0].codebook.inited.item())
 
     # -- pieces --------------------------------------------------------------------
     @staticmethod
