@@ -39,6 +39,11 @@ WAVTOKENIZER = "audiokit.models.codec.wavtokenizer.WavTokenizer"
 LANGUAGECODEC_SOURCE = "https://github.com/jishengpeng/Languagecodec (Google Drive links in its README)"
 
 
+def cache_dir(name: str) -> Path:
+    """The local folder of model ``name``: ``$AUDIOKIT_HOME/<name>`` (default ``~/.cache/audiokit/<name>``)."""
+    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser() / name
+
+
 def wavtokenizer_args(hop: int) -> dict[str, Any]:
     """Init args of every released WavTokenizer (all sizes share one architecture)."""
     ratios = {320: [8, 5, 4, 2], 600: [6, 5, 5, 4]}[hop]
@@ -84,7 +89,7 @@ class Bundle:
 
     def cache_dir(self) -> Path:
         """``$AUDIOKIT_HOME/<name>`` (default ``~/.cache/audiokit/<name>``)."""
-        return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser() / self.name
+        return cache_dir(self.name)
 
     def model_config(self) -> dict[str, Any]:
         """The ``model`` node of an audiokit config: ``{class_path, init_args}``."""

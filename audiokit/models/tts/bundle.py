@@ -155,10 +155,10 @@ def resolve_release(name: str) -> tuple[Path, Path, Path]:
     A missing file is a :class:`CheckpointError` naming what to download and where to put it.
     """
     from audiokit.convert.f5tts import CONFIG_DIR
-    from audiokit.pretrained import DEFAULT_HOME, HOME_ENV
+    from audiokit.pretrained import HOME_ENV, cache_dir
 
     filename, config, hub_folder = F5_RELEASES[name]
-    folder = Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser() / name
+    folder = cache_dir(name)
     wanted = [(folder / filename, f"{filename} and {VOCAB_NAME} from {F5_SOURCE} (folder {hub_folder})"),
               (folder / VOCAB_NAME, f"{VOCAB_NAME} from {F5_SOURCE} (folder {hub_folder})"),
               (folder / VOCODER_DIR / "config.yaml", f"the vocoder files of {VOCOS_SOURCE} into {VOCODER_DIR}/")]
