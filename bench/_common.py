@@ -122,50 +122,27 @@ def reset_peak_rss() -> bool:
     return True
 
 
-def measure_peak_rss(fn: Callable[[], Any], poll_s: float = 0.001) -> dict[str, Any]:
+def measure_peak_rss(fn: Callable[[], Any]) -> dict[str, Any]:
     """Run ``fn`` once; report its peak RSS above the RSS just before it.
 
-    Two sources, the larger wins: the kernel's high-water mark (``VmHWM``, reset first) and
-    ``VmRSS`` polled every ``poll_s`` seconds from a thread while ``fn`` runs (a fallback where
-    the reset is unsupported; polling can miss a very short spike). Memory that ``fn`` takes from
+    Returns ``{"rss_before": bytes, "peak": bytes, "delta": bytes, "exact": bool}``.
+    ``exact`` is ``False`` when the high-water mark could not be reset and ``fn`` never
+    exceeded an earlier peak: then ``delta`` is only an upper bound. Memory that ``fn`` takes from
     pages the process already holds (malloc reusing freed heap) is not new RSS and is not
     counted: measure in a fresh process (:func:`run_worker`) for a model's footprint.
-    Returns ``{"rss_before", "peak", "delta"}`` in bytes, ``"sampled_peak"`` and ``"exact"``:
-    ``exact`` is ``True`` when the reset high-water mark was usable (at least the polled peak).
     """
     import gc
-    import threading
 
     gc.collect()
     reset = reset_peak_rss()
     before = current_rss_bytes()
-    hwm_before = peak_rss_bytes()
+    peak_before = peak_rss_bytes()
     if before is None:
-        before = hwm_before
-    sampled = [before]
-    done = threading.Event()
-
-    def poll() -> None:
-        while not done.is_set():
-            rss = current_rss_bytes()
-            if rss is not None and rss > sampled[0]:
-                sampled[0] = rss
-            done.wait(poll_s)
-
-    thread = threading.Thread(target=poll, daemon=True)
-    thread.start()
-    try:
-        fn()
-    finally:
-        done.set()
-        thread.join()
-    after = current_rss_bytes() or 0
-    sampled_peak = max(sampled[0], after)
-    hwm = peak_rss_bytes()
-    exact = reset and hwm >= sampled_peak
-    peak = max(hwm, sampled_peak) if reset else sampled_peak
-    return {"rss_before": before, "peak": peak, "delta": max(0, peak - before),
-            "sampled_peak": sampled_peak, "exact": exact}
+        before = peak_before
+    fn()
+    peak = peak_rss_bytes()
+    exact = reset or peak > peak_before
+    return {"rss_before": before, "peak": peak, "delta": max(0, peak - before), "exact": exact}
 
 
 def run_worker(argv: Sequence[str], timeout: float | None = None) -> dict[str, Any]:

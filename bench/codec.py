@@ -273,7 +273,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     out = []
     for r in rows:
         mem = r["memory"]
-        mem_cell = None if mem is None else f"{mem['delta'] / common.MIB:.0f}" + ("" if mem["exact"] else " (≥, polled)")
+        mem_cell = None if mem is None else f"{mem['delta'] / common.MIB:.0f}" + ("" if mem["exact"] else " (≤)")
         ratio = None if r["ratio"] is None else f"{r['ratio']['wall']:.2f}x (cpu {r['ratio']['cpu']:.2f}x)"
         out.append((r["model"], r["step"], f"{r['weights_m']:.1f}", common.fmt(r["rtf"]["median"]),
                     common.fmt(r["rtf"]["min"]), common.fmt(r["cpu_rtf"]["median"]), mem_cell, ratio))
