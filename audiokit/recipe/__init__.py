@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from audiokit.recipe.cli import main
 from audiokit.recipe.plan import Decision, make_plan, select
-from audiokit.recipe.runner import RecipeError, run_recipe
+from audiokit.recipe.runner import RecipeError, run_recipe, stage_minutes
 from audiokit.recipe.stage import Recipe, Stage, StageContext
 
 __all__ = ["Decision", "Recipe", "RecipeError", "Stage", "StageContext", "main", "make_plan",
-           "run_recipe", "select"]
+           "run_recipe", "select", "stage_minutes"]

@@ -114,6 +114,18 @@ class RunLog:
         return record
 
 
+def stage_minutes(ctx: StageContext, stage: str) -> str:
+    """``"<m> min wall-clock over <n> run(s)"`` of every run (finished or failed) of ``stage``
+    in ``exp/<tag>/stages.jsonl``; ``"?"`` when the log is missing or has none."""
+    try:
+        rows = [json.loads(x) for x in (ctx.exp_dir / "stages.jsonl").read_text().splitlines() if x.strip()]
+    except (OSError, ValueError):
+        return "?"
+    runs = [r for r in rows if r.get("stage") == stage and r.get("status") in ("run", "failed")]
+    total = sum(float(r.get("duration", r.get("seconds", 0)) or 0) for r in runs)
+    return f"{total / 60:.1f} min wall-clock over {len(runs)} run(s)" if runs else "?"
+
+
 def _execute(stage: Stage, ctx: StageContext) -> None:
     """Run the stage's command or function; both see the work dir as current dir."""
     ctx.stage = stage

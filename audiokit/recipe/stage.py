@@ -48,6 +48,19 @@ class StageContext:
         path = Path(path)
         return path if path.is_absolute() else self.workdir / path
 
+    def repo_path(self, rel: str | Path) -> Path:
+        """``rel`` under the repository root (three levels above ``recipe_dir``: egs/<corpus>/<recipe>)."""
+        return self.recipe_dir / ".." / ".." / ".." / rel
+
+    def repo_file(self, key: str) -> Path:
+        """The repository file named by config key ``key`` (e.g. ``train_config``); ConfigError if missing."""
+        from audiokit.errors import ConfigError
+
+        path = self.repo_path(str(self.get(key)))
+        if not path.is_file():
+            raise ConfigError(f"{key} '{self.get(key)}': no such file in the repository")
+        return path
+
     def template_vars(self) -> dict[str, Any]:
         """Names usable as ``{name}`` in path and argv templates."""
         names: dict[str, Any] = {k.replace(".", "_"): v for k, v in flatten(self.config).items()}

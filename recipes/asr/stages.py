@@ -87,11 +87,6 @@ def check_config(config: dict[str, Any]) -> None:
         raise ConfigError(f"peer '{config['peer']}': choose {' or '.join(PEERS)}")
 
 
-def repo_path(ctx: StageContext, rel: str) -> Path:
-    """A path relative to the repository root (three levels above the recipe dir)."""
-    return (ctx.recipe_dir / ".." / ".." / ".." / rel).resolve()
-
-
 def data(ctx: StageContext, name: str) -> str:
     """``<data_dir>/<name>`` (relative to the work dir)."""
     return f"{ctx.get('data_dir')}/{name}"
@@ -183,7 +178,7 @@ def train_tokenizer(ctx: StageContext) -> None:
 def train_inputs(ctx: StageContext) -> list[str]:
     """The training config, the data dirs it reads and the tokenizer."""
     sets = [*ctx.get("train_sets"), *ctx.get("dev_sets")]
-    return [str(repo_path(ctx, str(ctx.get("train_config")))), *(data(ctx, n) for n in sets),
+    return [str(ctx.repo_path(str(ctx.get("train_config"))).resolve()), *(data(ctx, n) for n in sets),
             tokenizer_dir(ctx)]
 
 
@@ -193,9 +188,7 @@ def _yaml_list(items: list[str]) -> str:
 
 def train_argv(ctx: StageContext, vocab_size: int) -> list[str]:
     """The ``audiokit train`` command line."""
-    config = repo_path(ctx, str(ctx.get("train_config")))
-    if not config.is_file():
-        raise ConfigError(f"train_config '{ctx.get('train_config')}': no such file in the repository")
+    config = ctx.repo_file("train_config").resolve()
     return [
         sys.executable, "-m", "audiokit", "train", "--config", str(config),
         f"exp_dir=exp/{ctx.tag}/train", f"seed={ctx.get('seed')}",

@@ -11,7 +11,7 @@ from typing import Any
 
 from audiokit.errors import AudiokitError, ConfigError
 from audiokit.io.atomic import write_text_atomic
-from audiokit.recipe import StageContext
+from audiokit.recipe import StageContext, stage_minutes
 from audiokit.recipe.validate import validate_data_dirs
 
 SPEECH = ("train", "dev", "test")
@@ -47,11 +47,6 @@ def check_config(config: dict[str, Any]) -> None:
         raise ConfigError(f"codec2_modes: a non-empty list of Codec 2 modes, got {modes!r}")
 
 
-def repo_path(ctx: StageContext, rel: str) -> Path:
-    """A path relative to the repository root (three levels above the recipe dir)."""
-    return ctx.recipe_dir / ".." / ".." / ".." / rel
-
-
 def _data(ctx: StageContext, name: str) -> str:
     return f"{ctx.get('data_dir')}/{name}"
 
@@ -84,9 +79,7 @@ def validate(ctx: StageContext) -> None:
 # --------------------------------------------------------------------------- train
 def train_argv(ctx: StageContext) -> list[str]:
     """``python -m audiokit train --config <repo>/<train_config> exp_dir=... data...=... <overrides>``."""
-    config = repo_path(ctx, str(ctx.get("train_config")))
-    if not config.is_file():
-        raise ConfigError(f"train_config '{ctx.get('train_config')}': no such file in the repository")
+    config = ctx.repo_file("train_config")
     return [
         sys.executable, "-m", "audiokit", "train", "--config", str(config),
         f"exp_dir=exp/{ctx.tag}/train", f"seed={ctx.get('seed')}",
@@ -97,7 +90,7 @@ def train_argv(ctx: StageContext) -> list[str]:
 
 def train_inputs(ctx: StageContext) -> list[str]:
     """The training config and the data dirs it reads."""
-    return [str(repo_path(ctx, str(ctx.get("train_config")))),
+    return [str(ctx.repo_path(str(ctx.get("train_config")))),
             *(_data(ctx, n) for n in ("train", "music_train", "dev"))]
 
 
@@ -184,16 +177,6 @@ def score(ctx: StageContext) -> None:
     print(text, end="", flush=True)
 
 
-def _train_seconds(ctx: StageContext) -> str:
-    try:
-        rows = [json.loads(x) for x in (ctx.exp_dir / "stages.jsonl").read_text().splitlines() if x.strip()]
-    except (OSError, ValueError):
-        return "?"
-    runs = [r for r in rows if r.get("stage") == "train" and r.get("status") in ("run", "failed")]
-    total = sum(float(r.get("duration", r.get("seconds", 0)) or 0) for r in runs)
-    return f"{total / 60:.1f} min wall-clock over {len(runs)} run(s)" if runs else "?"
-
-
 def format_results(ctx: StageContext, info: dict, table: str, systems: list) -> str:
     """The RESULTS.md text."""
     sets = ", ".join(f"{k}: {v['items']} items, {v['seconds']} s" for k, v in info["sets"].items())
@@ -203,7 +186,7 @@ def format_results(ctx: StageContext, info: dict, table: str, systems: list) -> 
         (f"* training: `audiokit train --config {info['train_config']}` "
          f"{' '.join(info['train_overrides'])} -> `{info['checkpoint']}` "
          f"({info['global_step']} optimiser steps, {info['iterations']} iterations; train stage "
-         f"{_train_seconds(ctx)});"),
+         f"{stage_minutes(ctx, 'train')});"),
         (f"* model: `{info['model']['class_path']}`, {info['sample_rate']} Hz, hop {info['hop_length']}, "
          f"{info['n_codebooks']} codebook(s) of {info['codebook_size']} entries;"),
         (f"* held-out sets ({sets}): `test` speech is spoken by voices never seen in training; "

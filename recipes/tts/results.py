@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from audiokit.io.atomic import write_text_atomic
-from audiokit.recipe import StageContext
+from audiokit.recipe import StageContext, stage_minutes
 from recipes.tts.stages import checkpoint, data, set_threads
 
 SR = 24000
@@ -110,16 +110,6 @@ def _row(name: str, r: dict) -> str:
             f"{_fmt(r['wer'], pct=True)} |")
 
 
-def _train_minutes(ctx: StageContext) -> str:
-    try:
-        rows = [json.loads(x) for x in (ctx.exp_dir / "stages.jsonl").read_text().splitlines() if x.strip()]
-    except (OSError, ValueError):
-        return "?"
-    runs = [r for r in rows if r.get("stage") == "train" and r.get("status") in ("run", "failed")]
-    total = sum(float(r.get("duration", r.get("seconds", 0)) or 0) for r in runs)
-    return f"{total / 60:.1f} min wall-clock over {len(runs)} run(s)" if runs else "?"
-
-
 def format_results(ctx: StageContext, info: dict, rows: dict, sweep: list[dict], items: list[dict]) -> str:
     """The RESULTS.md text."""
     sway = ctx.get("sway")
@@ -127,7 +117,7 @@ def format_results(ctx: StageContext, info: dict, rows: dict, sweep: list[dict],
         f"# TTS results ({ctx.tag})", "",
         f"Command (from `{ctx.recipe_dir.name}` recipe dir): `{info['command']}`", "",
         (f"* training: `audiokit train --config {info['train_config']}` {' '.join(info['train_overrides'])} -> "
-         f"`{info['checkpoint']}` ({info['global_step']} steps; train stage {_train_minutes(ctx)}); "
+         f"`{info['checkpoint']}` ({info['global_step']} steps; train stage {stage_minutes(ctx, 'train')}); "
          "synthesis uses the EMA weights;"),
         (f"* test: {len(items)} held-out sentences of `{data(ctx, 'test')}` spoken by held-out voices "
          f"({', '.join(info['test_speakers'])}); prompt = another utterance of the same speaker (<= "

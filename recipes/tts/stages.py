@@ -65,11 +65,6 @@ def set_threads(ctx: StageContext) -> None:
         torch.set_num_threads(int(ctx.get("torch_threads")))
 
 
-def repo_path(ctx: StageContext, rel: str) -> Path:
-    """A path relative to the repository root (three levels above the recipe dir)."""
-    return ctx.recipe_dir / ".." / ".." / ".." / rel
-
-
 def data(ctx: StageContext, name: str) -> str:
     """``<data_dir>/<name>`` (relative to the work dir)."""
     return f"{ctx.get('data_dir')}/{name}"
@@ -114,9 +109,7 @@ def lang(ctx: StageContext) -> None:
 # --------------------------------------------------------------------------- train / pack
 def train_argv(ctx: StageContext) -> list[str]:
     """``python -m audiokit train --config <repo>/<train_config> exp_dir=... data...=... <overrides>``."""
-    config = repo_path(ctx, str(ctx.get("train_config")))
-    if not config.is_file():
-        raise ConfigError(f"train_config '{ctx.get('train_config')}': no such file in the repository")
+    config = ctx.repo_file("train_config")
     return [sys.executable, "-m", "audiokit", "train", "--config", str(config),
             f"exp_dir=exp/{ctx.tag}/train", f"seed={ctx.get('seed')}",
             f"data.train_dirs=[{data(ctx, 'train')}]", f"data.val_dirs=[{data(ctx, 'dev')}]",
@@ -125,7 +118,7 @@ def train_argv(ctx: StageContext) -> list[str]:
 
 def train_inputs(ctx: StageContext) -> list[str]:
     """The training config, the data dirs it reads and the vocabulary."""
-    return [str(repo_path(ctx, str(ctx.get("train_config")))), data(ctx, "train"), data(ctx, "dev"),
+    return [str(ctx.repo_path(str(ctx.get("train_config")))), data(ctx, "train"), data(ctx, "dev"),
             vocab_file(ctx)]
 
 
