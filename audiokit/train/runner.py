@@ -34,6 +34,7 @@ from typing import Any, Mapping
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from audiokit.config import (
     TRAIN_KEYS, check_class_paths, complete_defaults, dump_config, hint, instantiate, is_class_node,
@@ -42,6 +43,9 @@ from audiokit.errors import CheckpointError, ConfigError
 from audiokit.io.atomic import write_text_atomic
 from audiokit.train.callbacks import RNGStateCallback, SamplerStateCallback
 from audiokit.train.checkpoint_io import AtomicCheckpointIO
+
+#: exit status of a training stopped by SIGTERM (128 + 15, as a shell reports a TERM'd process)
+KILLED_EXIT_CODE = 143
 
 CHECKPOINT_DEFAULTS: dict[str, Any] = {
     "every_n_train_steps": 1000, "every_n_epochs": None, "monitor": None, "mode": "min", "save_top_k": 1,
@@ -293,5 +297,10 @@ def train(cfg: Mapping, *, resume: str | os.PathLike | None = "auto", cmd: str |
     _write_exp_files(cfg, exp_dir, cmd, resume is None, ckpt_path)
     if ckpt_path is not None:
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-    trainer.fit(task, datamodule=data, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    try:
+        trainer.fit(task, datamodule=data, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    except SIGTERMException:
+        # Lightning stops a SIGTERM'd fit with a SystemExit whose code is 0: a killed training must
+        # not look finished (recipes would mark the stage done and go on with a half-trained model)
+        raise SystemExit(KILLED_EXIT_CODE) from None
     return trainer

@@ -90,3 +90,32 @@ def test_no_resume_starts_over(tmp_path, straight):
     assert t.global_step == STEPS
     assert _equal(state, ref_state)  # a fresh run with the same seed
     assert (exp / "checkpoints.old1" / "last.ckpt").is_file()
+
+
+def test_sigterm_exits_nonzero_and_resumes(tmp_path, straight, monkeypatch):
+    """A SIGTERM'd training (a user's `kill`) exits with 143, not Lightning's 0, keeps its last
+    checkpoint, and a rerun resumes from it."""
+    import os
+    import signal
+
+    from audiokit.train import toy
+    from audiokit.train.runner import KILLED_EXIT_CODE
+
+    original = toy.ToyRegressionTask.training_step
+
+    def step_then_kill(self, batch, batch_idx):
+        if self.global_step == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, batch, batch_idx)
+
+    exp = tmp_path / "exp"
+    previous = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(toy.ToyRegressionTask, "training_step", step_then_kill)
+    with pytest.raises(SystemExit) as exc:
+        train(_config(exp, STEPS, "part1"))
+    assert exc.value.code == KILLED_EXIT_CODE
+    signal.signal(signal.SIGTERM, previous)
+    assert (exp / "checkpoints" / "last.ckpt").is_file()
+    monkeypatch.undo()
+    trainer = train(_config(exp, STEPS, "part2"))
+    assert trainer.global_step == STEPS
