@@ -5,6 +5,10 @@
   encoded once at setup with the tokenizer (a folder readable by
   :func:`audiokit.text.load_tokenizer`), so an unknown character or a missing transcript
   fails before training with the file and line.
+* Training audio may be augmented per item: ``speed_perturb`` (Kaldi's speed perturbation: a
+  factor drawn from the list resamples the audio so it plays that many times faster; tempo,
+  pitch and formants all scale, a cheap stand-in for new speakers) and ``gain_db`` (a uniform
+  random gain in ``[-gain_db, gain_db]``). Draws use torch's global RNG, which checkpoints restore.
 * Utterances longer than ``max_duration`` (or shorter than ``min_duration``) seconds are
   left out of training (counted in :attr:`ASRDataModule.skipped`), as NeMo's manifests do.
 * Training batches come from a :class:`~audiokit.data.sampler.BucketBatchSampler` over the
@@ -21,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torchaudio
 
 from audiokit.data.dataset import KaldiAudioDataset
 from audiokit.data.sampler import BucketBatchSampler
@@ -31,16 +36,23 @@ from audiokit.train.data_common import BatchedDataModule
 class ASRDataset(torch.utils.data.Dataset):
     """Utterances of one or more data dirs with their token ids.
 
-    Items: ``{"id", "wav": (T,), "tokens": list[int], "text": str}``.
+    Items: ``{"id", "wav": (T,), "tokens": list[int], "text": str}``; with ``speed_perturb`` or
+    ``gain_db`` (module doc) the audio is augmented on every access.
     """
 
     def __init__(self, data_dirs: Sequence[str], tokenizer: Any, *, sample_rate: int,
                  min_duration: float | None = None, max_duration: float | None = None,
-                 max_items: int | None = None) -> None:
+                 max_items: int | None = None, speed_perturb: Sequence[float] | None = None,
+                 gain_db: float = 0.0) -> None:
         from audiokit.text import encode_text_file, normalize_text
 
         if not data_dirs:
             raise ConfigError("asr data: give at least one data dir")
+        self.sample_rate = int(sample_rate)
+        self.speeds = check_speeds(speed_perturb, self.sample_rate)
+        if not gain_db >= 0:
+            raise ConfigError(f"asr data: gain_db must be >= 0, got {gain_db}")
+        self.gain_db = float(gain_db)
         self.sources = [KaldiAudioDataset(d, sample_rate=sample_rate) for d in data_dirs]
         self.index: list[tuple[int, int]] = []
         self.tokens: list[list[int]] = []
@@ -75,7 +87,30 @@ class ASRDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         s, j = self.index[i]
         item = self.sources[s][j]
-        return {"id": item["id"], "wav": item["wav"], "tokens": self.tokens[i], "text": self.texts[i]}
+        wav = item["wav"]
+        if self.speeds:
+            factor = self.speeds[int(torch.randint(len(self.speeds), ()))]
+            wav = speed_perturb(wav, factor, self.sample_rate)
+        if self.gain_db > 0:
+            wav = wav * 10.0 ** (float(torch.empty(()).uniform_(-self.gain_db, self.gain_db)) / 20.0)
+        return {"id": item["id"], "wav": wav, "tokens": self.tokens[i], "text": self.texts[i]}
+
+
+def check_speeds(speeds: Sequence[float] | None, sample_rate: int) -> list[float]:
+    """Validated speed-perturbation factors (each in (0.5, 2] and a whole rate at ``sample_rate``)."""
+    out = [float(f) for f in (speeds or [])]
+    for f in out:
+        if not 0.5 < f <= 2.0 or abs(f * sample_rate - round(f * sample_rate)) > 1e-6:
+            raise ConfigError(f"asr data: speed_perturb factor {f} must be in (0.5, 2] and "
+                              f"make a whole sample rate at {sample_rate} Hz")
+    return out
+
+
+def speed_perturb(wav: torch.Tensor, factor: float, sample_rate: int) -> torch.Tensor:
+    """Play ``wav`` ``factor`` times faster by resampling, as ``sox speed``: (T,) -> (~T / factor,)."""
+    if factor == 1.0:
+        return wav
+    return torchaudio.functional.resample(wav, round(factor * sample_rate), sample_rate)
 
 
 def collate_asr(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -103,13 +138,15 @@ class ASRDataModule(BatchedDataModule):
         min_duration, max_duration: training utterances outside are skipped (seconds).
         val_batch_size: validation items per batch; val_max_items: first N validation items.
         seed: batch order; num_workers: loader processes.
+        speed_perturb, gain_db: training-audio augmentation (module doc); None / 0: off.
     """
 
     def __init__(self, train_dirs: Sequence[str], val_dirs: Sequence[str] = (), tokenizer: str = "data/lang",
                  sample_rate: int = 16000, batch_size: int | None = 16, max_total: float | None = None,
                  num_buckets: int = 10, min_duration: float | None = 0.1, max_duration: float | None = 20.0,
                  val_batch_size: int = 16, val_max_items: int | None = None, seed: int = 0,
-                 num_workers: int = 0) -> None:
+                 num_workers: int = 0, speed_perturb: Sequence[float] | None = None,
+                 gain_db: float = 0.0) -> None:
         super().__init__(collate_asr, seed=seed, num_workers=num_workers)
         if batch_size is None and max_total is None:
             raise ConfigError("asr data: give batch_size, max_total or both")
@@ -118,6 +155,7 @@ class ASRDataModule(BatchedDataModule):
         self.batching = {"batch_size": batch_size, "max_total": max_total, "num_buckets": num_buckets}
         self.min_duration, self.max_duration = min_duration, max_duration
         self.val_batch_size, self.val_max_items = int(val_batch_size), val_max_items
+        self.augment = {"speed_perturb": check_speeds(speed_perturb, self.sample_rate), "gain_db": float(gain_db)}
         self.tokenizer: Any = None
         self.skipped = 0
 
@@ -132,7 +170,8 @@ class ASRDataModule(BatchedDataModule):
     def setup(self, stage: str) -> None:
         tok = self.load_tokenizer()
         self.train_set = ASRDataset(self.train_dirs, tok, sample_rate=self.sample_rate,
-                                    min_duration=self.min_duration, max_duration=self.max_duration)
+                                    min_duration=self.min_duration, max_duration=self.max_duration,
+                                    **self.augment)
         self.skipped = self.train_set.skipped
         self.val_set = (ASRDataset(self.val_dirs, tok, sample_rate=self.sample_rate, max_items=self.val_max_items)
                         if self.val_dirs else None)

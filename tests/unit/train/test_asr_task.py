@@ -107,6 +107,38 @@ def test_data_errors_name_the_file(tmp_path):
         ASRDataset([ok], tok, sample_rate=16000, max_duration=0.1)
 
 
+def test_speed_perturbation_and_gain(tmp_path):
+    """Speed perturbation resamples (length ~T/f, a tone's pitch x f); gain scales; off by default,
+    never on validation; bad factors are config errors."""
+    from audiokit.errors import ConfigError
+    from audiokit.train.asr_data import speed_perturb
+
+    t = torch.arange(16000) / 16000
+    tone = torch.sin(2 * torch.pi * 500 * t)
+    fast = speed_perturb(tone, 1.1, 16000)
+    assert abs(len(fast) - 16000 / 1.1) <= 1
+    peak_hz = torch.fft.rfft(fast).abs().argmax().item() * 16000 / len(fast)
+    assert abs(peak_hz - 550) < 5
+    assert speed_perturb(tone, 1.0, 16000) is tone
+
+    tok = CharTokenizer(list(" abc"))
+    d = str(make_data(tmp_path, "tr", TEXTS))
+    plain = ASRDataset([d], tok, sample_rate=16000)
+    aug = ASRDataset([d], tok, sample_rate=16000, speed_perturb=[0.9, 1.1], gain_db=6.0)
+    torch.manual_seed(0)
+    lengths = {len(aug[0]["wav"]) for _ in range(12)}
+    n = len(plain[0]["wav"])
+    assert lengths <= {round(n / 0.9), round(n / 1.1), round(n / 0.9) + 1, round(n / 1.1) + 1} and len(lengths) >= 2
+    assert torch.equal(plain[0]["wav"], plain[0]["wav"])  # no augmentation by default
+    with pytest.raises(ConfigError, match="speed_perturb factor 3.0"):
+        ASRDataset([d], tok, sample_rate=16000, speed_perturb=[3.0])
+    dm = ASRDataModule([d], [d], tokenizer=str(tmp_path / "lang"), sample_rate=16000, batch_size=2,
+                       speed_perturb=[0.9, 1.1])
+    CharTokenizer(list(" abc")).save(tmp_path / "lang")
+    dm.setup("fit")
+    assert dm.train_set.speeds == [0.9, 1.1] and dm.val_set.speeds == []
+
+
 def test_debug_config_trains_exports_and_transcribes(data, monkeypatch):
     from audiokit.train.runner import train
 
