@@ -59,7 +59,10 @@ def check_config(config: dict[str, Any]) -> None:
     _relative(config, "train_config")
     _int(config["seed"], "seed", 0)
     _int(config["jobs"], "jobs", 1)
-    _str_list(config["prepare_args"], "prepare_args")
+    args = config["prepare_args"]
+    if isinstance(args, list):  # numbers are fine: `prepare_args=[--seed,1]` reads 1 as an int
+        args = [str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in args]
+    _str_list(args, "prepare_args")
     _str_list(config["prepare_outputs"], "prepare_outputs")
     _check_sets(config)
     for key in ("corpus", "corpus_env"):
@@ -117,7 +120,7 @@ def prepare_argv(ctx: StageContext) -> list[str]:
     corpus = corpus_root(ctx)
     if corpus:
         argv += ["--corpus", corpus]
-    return argv + list(ctx.get("prepare_args"))
+    return argv + [str(v) for v in ctx.get("prepare_args")]
 
 
 def prepare_outputs(ctx: StageContext) -> list[str]:

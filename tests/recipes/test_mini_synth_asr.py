@@ -144,3 +144,11 @@ def test_default_config_dry_run(tmp_path):
     for number, name in enumerate(STAGES, 1):
         assert f"{number} {name}" in " ".join(res.stdout.split())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_numbers_in_prepare_args_are_accepted(tmp_path):
+    """`prepare_args=[--size,large,--seed,0]` on the command line reads 0 as a number."""
+    res = run_sh("--dry-run", "--workdir", str(tmp_path), "prepare_args=[--size,large,--seed,0]")
+    assert res.returncode == 0, res.stderr
+    bad = run_sh("--dry-run", "--workdir", str(tmp_path), "prepare_args=[--size,[1]]")
+    assert bad.returncode == 2 and "prepare_args: a list of strings" in bad.stderr
