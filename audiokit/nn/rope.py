@@ -109,11 +109,17 @@ class RotaryMultiHeadAttention(MultiHeadAttention):
         n = self.rope_heads
         return torch.cat((apply_rotary(x[:, :n], angles, self.style), x[:, n:]), dim=1)
 
-    def scores(self, q: torch.Tensor, k: torch.Tensor, pos_emb: torch.Tensor | None = None) -> torch.Tensor:
-        """``(B, H, T_q, T_k)`` logits of rotated ``q``/``k``; ``pos_emb``: angles ``(T_k, r)``."""
+    def transform_qk(
+        self, q: torch.Tensor, k: torch.Tensor, pos_emb: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rotated ``q``/``k`` ``(B, H, T, d_k)``; ``pos_emb``: angles ``(T_k, r)``."""
         if pos_emb is None:
             raise ValueError("rotary attention needs pos_emb (the angle table)")
         if pos_emb.shape[0] < k.shape[2]:
             raise ValueError(f"rotary table has {pos_emb.shape[0]} positions for {k.shape[2]} keys")
         angles = pos_emb[-k.shape[2]:]
-        return super().scores(self._rotate_heads(q, angles), self._rotate_heads(k, angles))
+        return self._rotate_heads(q, angles), self._rotate_heads(k, angles)
+
+    def scores(self, q: torch.Tensor, k: torch.Tensor, pos_emb: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, H, T_q, T_k)`` logits of rotated ``q``/``k``; ``pos_emb``: angles ``(T_k, r)``."""
+        return super().scores(*self.transform_qk(q, k, pos_emb))

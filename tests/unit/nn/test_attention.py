@@ -170,3 +170,26 @@ def test_update_input_cache_keeps_the_last_frames():
 def test_bad_head_count():
     with pytest.raises(ValueError):
         MultiHeadAttention(10, 3)
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "2d", "3d_with_empty_row"])
+def test_fused_forward_equals_explicit_scores_softmax(mask_kind):
+    """forward's fused kernel path == attend(scores(...)) for plain and rotary attention."""
+    from audiokit.nn.rope import RotaryEmbedding, RotaryMultiHeadAttention
+
+    torch.manual_seed(4)
+    x = torch.randn(2, 7, 16)
+    mask = {"none": None, "2d": causal_mask(7),
+            "3d_with_empty_row": torch.rand(2, 7, 7) > 0.4}[mask_kind]
+    if mask is not None and mask.dim() == 3:
+        mask[1, 3] = False
+    angles = RotaryEmbedding(4)(7)
+    for att, pos in ((MultiHeadAttention(16, 4).eval(), None), (RotaryMultiHeadAttention(16, 4).eval(), angles)):
+        assert att.plain_dot_product
+        with torch.no_grad():
+            q, k, v = att.project(x, x, x)
+            explicit = att.attend(att.scores(q, k, pos), v, mask)
+            fused = att(x, x, x, mask=mask, pos_emb=pos)
+        assert (fused - explicit).abs().max() < 1e-5
+    drop = MultiHeadAttention(16, 4, dropout=0.5).train()
+    assert not torch.allclose(drop(x, x, x), drop.eval()(x, x, x))  # dropout still applies in training
