@@ -74,8 +74,11 @@ def _start(tmp: Path, kind: str, sleep: bool) -> subprocess.Popen:
     env.pop("TOY_SLEEP", None)
     if sleep:
         env["TOY_SLEEP"] = "1"
+    # SIGINT at its default in the child: a test run started as a background job (`cmd &` without job
+    # control) inherits an ignored SIGINT, and Python then installs no KeyboardInterrupt handler
     return subprocess.Popen([sys.executable, str(tmp / "toy.py"), "--workdir", str(tmp / "w")],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
