@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torchaudio
 
 from audiokit.data.dataset import KaldiAudioDataset
 from audiokit.data.sampler import BucketBatchSampler
@@ -107,10 +106,12 @@ def check_speeds(speeds: Sequence[float] | None, sample_rate: int) -> list[float
 
 
 def speed_perturb(wav: torch.Tensor, factor: float, sample_rate: int) -> torch.Tensor:
-    """Play ``wav`` ``factor`` times faster by resampling, as ``sox speed``: (T,) -> (~T / factor,)."""
+    """Play ``wav`` ``factor`` times faster by resampling, as ``sox speed``: (T,) -> (round(T / factor),)."""
+    from audiokit.io.audio import resample
+
     if factor == 1.0:
         return wav
-    return torchaudio.functional.resample(wav, round(factor * sample_rate), sample_rate)
+    return torch.from_numpy(resample(wav.numpy(), round(factor * sample_rate), sample_rate))
 
 
 def collate_asr(items: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -129,7 +129,14 @@ def test_speed_perturbation_and_gain(tmp_path):
     lengths = {len(aug[0]["wav"]) for _ in range(12)}
     n = len(plain[0]["wav"])
     assert lengths <= {round(n / 0.9), round(n / 1.1), round(n / 0.9) + 1, round(n / 1.1) + 1} and len(lengths) >= 2
-    assert torch.equal(plain[0]["wav"], plain[0]["wav"])  # no augmentation by default
+    source = plain.sources[0][0]["wav"]
+    assert torch.equal(plain[0]["wav"], source)  # no augmentation by default
+    louder = ASRDataset([d], tok, sample_rate=16000, gain_db=6.0)
+    peak = int(source.abs().argmax())
+    gains = {round(float(louder[0]["wav"][peak] / source[peak]), 6) for _ in range(6)}
+    assert len(gains) == 6 and all(10 ** (-6 / 20) <= g <= 10 ** (6 / 20) for g in gains)
+    scaled = louder[0]["wav"]
+    assert torch.allclose(scaled, source * (scaled[peak] / source[peak]), atol=1e-6)  # one gain per item
     with pytest.raises(ConfigError, match="speed_perturb factor 3.0"):
         ASRDataset([d], tok, sample_rate=16000, speed_perturb=[3.0])
     dm = ASRDataModule([d], [d], tokenizer=str(tmp_path / "lang"), sample_rate=16000, batch_size=2,
