@@ -121,6 +121,13 @@ class F5TTSTask(pl.LightningModule):
             if n > self.model.vocab_size:
                 raise ConfigError(f"{dm.vocab_file} has {n} tokens but task.model.vocab_size is "
                                   f"{self.model.vocab_size}; set task.model.init_args.vocab_size >= {n}")
+        pairs = (("sample_rate", "sample_rate", "sample_rate"), ("hop_length", "hop_length", "hop_length"),
+                 ("n_mels", "mel_dim", "mel_dim"), ("mel_floor", "mel_floor", "mel_floor"))
+        for data_key, model_attr, model_key in pairs:
+            ours, theirs = getattr(dm, data_key, None), getattr(self.model, model_attr)
+            if ours is not None and float(ours) != float(theirs):
+                raise ConfigError(f"data.init_args.{data_key} is {ours} but task.model.init_args.{model_key} is "
+                                  f"{theirs}: the training mel must be the model's mel")
 
     # ------------------------------------------------------------------ optimisation
     def lr_factor(self, step: int) -> float:

@@ -113,8 +113,7 @@ def synthesize(ctx: StageContext) -> None:
     trained, _ = tts_from_checkpoint(ckpt, cfg)
     untrained, _ = build_tts(cfg, seed=run_seed)
     vocab = read_vocab(ctx.path(vocab_file(ctx)))
-    vocoder = load_vocoder(str(ctx.get("vocoder")), hop_length=trained.hop_length, n_mels=trained.mel_dim,
-                           n_iter=int(ctx.get("griffinlim_iters")))
+    vocoder = load_vocoder(str(ctx.get("vocoder")), trained, n_iter=int(ctx.get("griffinlim_iters")))
     ds = KaldiAudioDataset(ctx.path(data(ctx, "test")), sample_rate=SR)
     nfe, sway, seed = int(ctx.get("nfe")), ctx.get("sway"), int(ctx.get("seed"))
     for n, item in enumerate(items):

@@ -3,8 +3,8 @@ released Vocos mel-24 kHz folder (``config.yaml`` + ``pytorch_model.bin``) when 
 
 Griffin-Lim: ``exp(log-mel)`` -> linear magnitude by least squares through the mel filterbank
 (pseudo-inverse, clamped at 0) -> Griffin-Lim phase reconstruction (fast variant with momentum
-0.99, Perraudin et al. 2013) with the same STFT as the front-end (n_fft 1024, hop 256, periodic
-Hann, centred). It is a classical, untrained baseline vocoder: intelligible but buzzy, so the
+0.99, Perraudin et al. 2013) with the same STFT as the front-end (n_fft 1024, the model's hop,
+periodic Hann, centred). It is a classical, untrained baseline vocoder: intelligible but buzzy, so the
 recipe also scores real test audio passed through it ("copy synthesis") as the vocoder ceiling.
 """
 
@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from audiokit.models.tts.f5tts import F5TTS
 
 
 class GriffinLimVocoder:
@@ -54,11 +58,14 @@ class GriffinLimVocoder:
         return self._istft(spec, length)
 
 
-def load_vocoder(name: str, *, sample_rate: int = 24000, hop_length: int = 256, n_mels: int = 100,
-                 n_iter: int = 32) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``"griffinlim"`` or the path of a Vocos mel folder -> ``mel (B, C, T) -> wav (B, L)``."""
+def load_vocoder(name: str, model: F5TTS, *, n_iter: int = 32) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``"griffinlim"`` or the path of a Vocos mel folder -> ``mel (B, C, T) -> wav (B, L)`` for ``model``'s
+    mel (its rate, hop and channels; a Vocos folder whose settings differ is refused)."""
     if name == "griffinlim":
-        return GriffinLimVocoder(sample_rate, 1024, hop_length, n_mels, n_iter)
+        return GriffinLimVocoder(model.sample_rate, 1024, model.hop_length, model.mel_dim, n_iter)
+    from audiokit.models.tts.bundle import check_compatible
     from audiokit.models.tts.vocoder import VocosVocoder
 
-    return VocosVocoder.from_official(Path(name)).eval().decode
+    vocos = VocosVocoder.from_official(Path(name)).eval()
+    check_compatible(model, vocos, name)
+    return vocos.decode

@@ -189,6 +189,14 @@ def test_vocabulary_larger_than_the_model_is_refused(data, tmp_path):
         train(cfg)
 
 
+def test_data_mel_must_be_the_model_mel(data, tmp_path):
+    cfg = _config(data, tmp_path / "exp", max_steps=1)
+    cfg["data"]["init_args"]["hop_length"] = 512  # the debug model's hop is 256
+    with pytest.raises(ConfigError, match="data.init_args.hop_length is 512 but task.model.init_args.hop_length"):
+        train(cfg)
+    assert not list((tmp_path / "exp").rglob("*.ckpt"))
+
+
 # --------------------------------------------------------------------------- resume
 STEPS = 6
 
@@ -259,4 +267,9 @@ def test_export_and_reload(straight, data, tmp_path):
 def test_training_configs_resolve(name):
     cfg = resolve_config(load_config(ROOT / "configs" / "tts" / f"{name}.yaml", []))
     assert cfg["task"]["class_path"] == "audiokit.train.tts.F5TTSTask"
-    assert cfg["data"]["init_args"]["hop_length"] == 256
+    model, data = cfg["task"]["init_args"]["model"]["init_args"], cfg["data"]["init_args"]
+    for key in ("sample_rate", "hop_length", "mel_floor"):  # the data's mel is the model's mel
+        assert data[key] == model[key], key
+    assert data["n_mels"] == model["mel_dim"]
+    if name == "train_f5tts_v1_base":  # the release's mel (Vocos mel-24 kHz)
+        assert (model["sample_rate"], model["hop_length"], model["mel_dim"]) == (24000, 256, 100)
