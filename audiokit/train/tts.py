@@ -109,10 +109,23 @@ class F5TTSTask(pl.LightningModule):
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
         size = len(batch["ids"])
         models = [("val_loss", self.model)] + ([("val_loss_ema", self.ema_model)] if self.ema_model else [])
+        seed = self.val_seed * 100003 + batch_idx
         for name, model in models:
-            gen = torch.Generator().manual_seed(self.val_seed * 100003 + batch_idx)
-            loss, _, _ = model.loss(batch["mel"], batch["text"], batch["mel_lens"], generator=gen)
+            loss, _, _ = model.loss(batch["mel"], batch["text"], batch["mel_lens"],
+                                    generator=torch.Generator().manual_seed(seed))
             self.log(name, loss, prog_bar=name == "val_loss", sync_dist=True, batch_size=size)
+            self.log(name.replace("val_loss", "val_text_gain"), self.text_gain(model, batch, seed),
+                     sync_dist=True, batch_size=size)
+
+    @staticmethod
+    def text_gain(model: F5TTS, batch: Mapping[str, Any], seed: int) -> torch.Tensor:
+        """How much the text helps: the loss with the text dropped minus the loss with it (same noise,
+        time and span; the prompt audio kept in both). ~0 while the model ignores the text, i.e. has not
+        found the text-speech alignment yet (F5 finds it late); it grows as the model starts reading."""
+        with_text, without = (model.loss(batch["mel"], batch["text"], batch["mel_lens"],
+                                         generator=torch.Generator().manual_seed(seed), drop_audio=False,
+                                         drop_text=drop)[0] for drop in (False, True))
+        return without - with_text
 
     def setup(self, stage: str) -> None:
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None

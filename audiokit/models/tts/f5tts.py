@@ -88,10 +88,13 @@ class F5TTS(nn.Module):
 
     # ------------------------------------------------------------------ training
     def loss(self, mel: torch.Tensor, text: torch.Tensor, lens: torch.Tensor | None = None,
-             generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+             generator: torch.Generator | None = None, *, drop_audio: bool | None = None,
+             drop_text: bool | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """CFM loss on ``mel (B, T, C)`` with ids ``text (B, N_t)``; returns ``(loss, pred, span_mask)``.
 
         The MSE between predicted and target flow ``x1 - x0`` is averaged over the infill span only.
+        ``drop_audio`` / ``drop_text`` ``None``: drawn as in training (``audio_drop_prob``; ``cond_drop_prob``
+        drops text *and* audio); a bool forces that choice alone (noise, time and span are drawn the same).
         """
         batch, length, _ = mel.shape
         dev = mel.device
@@ -107,10 +110,14 @@ class F5TTS(nn.Module):
         t = rand(batch).to(mel.dtype)
         x_t = (1 - t[:, None, None]) * x0 + t[:, None, None] * mel
         cond = mel.masked_fill(span[..., None], 0.0)
-        drop_audio = bool(rand(1) < self.audio_drop_prob)
-        drop_text = bool(rand(1) < self.cond_drop_prob)
+        drawn_audio = bool(rand(1) < self.audio_drop_prob)
+        drawn_text = bool(rand(1) < self.cond_drop_prob)
+        if drop_audio is None:
+            drop_audio = drawn_audio or (drawn_text and drop_text is None)
+        if drop_text is None:
+            drop_text = drawn_text
         text_emb = self.transformer.embed_text(text, lens, drop_text=drop_text, total=length)
-        pred = self.transformer(x_t, cond, text_emb, t, mask, drop_audio_cond=drop_audio or drop_text)
+        pred = self.transformer(x_t, cond, text_emb, t, mask, drop_audio_cond=drop_audio)
         loss = F.mse_loss(pred, mel - x0, reduction="none")[span].mean()
         return loss, pred, span
 

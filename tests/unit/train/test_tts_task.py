@@ -172,6 +172,23 @@ def test_ema_rule():
     assert torch.allclose(e, old + 1.0)
 
 
+def test_text_gain_is_zero_for_a_model_that_ignores_the_text(data):
+    dm = TTSDataModule([str(data / "train")], vocab=str(data / "vocab.txt"), max_total=10_000, num_buckets=1)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    model, _ = build_tts(DEBUG, seed=0)
+    model.eval()
+    with torch.no_grad():  # the fresh model's output layers are zero (AdaLN-zero): make every path count
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    reads = F5TTSTask.text_gain(model, batch, seed=3)
+    assert reads.abs() > 1e-4 and torch.equal(reads, F5TTSTask.text_gain(model, batch, seed=3))
+    table = model.transformer.text_embed.text_embed.weight
+    with torch.no_grad():
+        table.copy_(table[:1].expand_as(table))  # every character embeds as the filler: text carries nothing
+    assert F5TTSTask.text_gain(model, batch, seed=3).abs() < 1e-6
+
+
 def test_bad_task_settings():
     model, _ = build_tts(DEBUG)
     with pytest.raises(ConfigError, match="ema_decay"):
@@ -231,7 +248,10 @@ def test_resume_is_exact(data, tmp_path, straight):
 
 
 def test_training_moved_the_weights_and_the_ema(straight):
-    _, ref, exp = straight
+    trainer, ref, exp = straight
+    logged = trainer.callback_metrics
+    for key in ("val_loss", "val_loss_ema", "val_text_gain", "val_text_gain_ema"):
+        assert torch.isfinite(logged[key]), key
     init, _ = build_tts(exp / "config.yaml", seed=0)
     changed = [k for k, v in init.state_dict().items() if not torch.equal(v, ref["model." + k])]
     assert changed

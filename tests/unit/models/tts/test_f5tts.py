@@ -57,6 +57,27 @@ def test_loss_only_on_infill_span():
     assert torch.isfinite(loss)
 
 
+def test_forced_condition_drops():
+    model = tiny(audio_drop_prob=0.0, cond_drop_prob=0.0)
+    mel, text = torch.randn(2, 16, 20), pad_text([[1, 2, 3], [4, 5]])
+
+    def run(**drops):
+        return model.loss(mel, text, generator=torch.Generator().manual_seed(5), **drops)
+
+    plain, pred, span = run()
+    forced, pred_f, span_f = run(drop_audio=False, drop_text=False)  # what the probabilities 0 draw
+    assert torch.equal(pred, pred_f) and torch.equal(span, span_f) and torch.equal(plain, forced)
+    no_text = run(drop_audio=False, drop_text=True)[1]
+    no_audio = run(drop_audio=True, drop_text=False)[1]
+    assert not torch.allclose(no_text, pred) and not torch.allclose(no_audio, pred)
+    assert not torch.allclose(no_text, run(drop_audio=True, drop_text=True)[1])  # text alone keeps the prompt
+    always = tiny(audio_drop_prob=0.0, cond_drop_prob=1.0)  # the training rule: a text drop drops the audio too
+    gen = torch.Generator().manual_seed(5)
+    both = always.loss(mel, text, generator=gen)[1]
+    assert torch.equal(both, always.loss(mel, text, generator=torch.Generator().manual_seed(5), drop_audio=True,
+                                         drop_text=True)[1])
+
+
 def test_sampling_seeded_reproducible_and_prompt_kept():
     model = tiny()
     cond = torch.randn(2, 5, 20)
