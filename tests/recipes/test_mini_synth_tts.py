@@ -105,6 +105,23 @@ def test_packed_model_loads_and_speaks(built):
     assert mel.shape[1] == 100 and mel.shape[0] > 0
 
 
+def test_text_gain_script(built):
+    work, _ = built
+    script = RECIPE / "local" / "text_gain.py"
+    run = subprocess.run([sys.executable, str(script), "exp/tts_debug", "--items", "4"], cwd=work,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = {line[:15].strip(): line[15:].split() for line in run.stdout.splitlines()[2:]}
+    assert set(rows) == {"trained (EMA)", "trained (raw)", "untrained"}
+    for name, (with_text, without, gain) in rows.items():
+        assert float(gain) == pytest.approx(float(without) - float(with_text), abs=2e-4), name
+    assert float(rows["untrained"][2]) == 0.0  # AdaLN-zero output layer: the fresh model ignores everything
+    assert float(rows["trained (raw)"][0]) < float(rows["untrained"][0])
+    bad = subprocess.run([sys.executable, str(script), "exp/missing"], cwd=work, capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "run the train stage" in bad.stderr
+
+
 def test_rerun_skips_everything(built):
     work, _ = built
     again = run_sh("--config", "conf/recipe_debug.yaml", "--workdir", str(work))
