@@ -9,7 +9,10 @@ Conventions (codecs.md §10, the WavTokenizer evaluation scripts):
 * :func:`stoi` is Taal et al.'s STOI (``pystoi``, which works at 10 kHz internally);
 * :func:`mel_distance` is the vocos / WavTokenizer training objective: mean L1 distance of
   ``log(clamp(mel, 1e-7))`` (HTK mel, magnitude STFT, centre padding), by default
-  100 mels, n_fft 1024, hop 256 at the given rate. Identical signals give exactly 0;
+  100 mels, n_fft 1024, hop 256 at the given rate. Identical signals give exactly 0. With
+  ``top_db`` only the reference's active frames count (mel power within ``top_db`` dB of its
+  loudest frame): digitally silent reference frames sit at the log floor, so any faint noise a
+  coder adds there costs up to ~10 nats per bin and can dominate the plain mean;
 * :func:`codebook_usage`: perplexity (exp of the entropy of the code histogram) and the
   share of entries used, pooled over every code given.
 """
@@ -46,8 +49,12 @@ def align(ref: Any, deg: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mel_distance(ref: Any, deg: Any, sample_rate: int, *, n_fft: int = 1024, hop_length: int = 256,
-                 n_mels: int = 100) -> float:
-    """Mean L1 distance between log-mel spectrograms (lower is better; 0 for equal signals)."""
+                 n_mels: int = 100, top_db: float | None = None) -> float:
+    """Mean L1 distance between log-mel spectrograms (lower is better; 0 for equal signals).
+
+    ``top_db``: average only over frames whose reference mel power is within ``top_db`` dB of the
+    reference's loudest frame (NaN when the reference is all digital silence).
+    """
     import torch
 
     from audiokit.discriminators.mel import LogMelSpectrogram, MelConfig
@@ -56,8 +63,14 @@ def mel_distance(ref: Any, deg: Any, sample_rate: int, *, n_fft: int = 1024, hop
     mel = LogMelSpectrogram(MelConfig(int(sample_rate), n_fft, hop_length, n_mels=n_mels))
     with torch.no_grad():
         x = torch.from_numpy(np.stack([r, d])).float()
-        m = mel(x)
-    return float((m[0] - m[1]).abs().mean())
+        m = mel(x).double()  # (2, n_mels, frames), log magnitude
+    diff = (m[0] - m[1]).abs()  # (n_mels, frames)
+    if top_db is None:
+        return float(diff.mean())
+    level = 10.0 * torch.log10(torch.exp(2.0 * m[0]).mean(dim=0))  # (frames,) reference power, dB
+    floor = 20.0 * math.log10(mel.config.log_floor) + 1e-3  # a frame at the log floor is silence
+    active = (level >= level.max() - float(top_db)) & (level > floor)
+    return float(diff[:, active].mean()) if bool(active.any()) else math.nan
 
 
 def _at_rate(x: np.ndarray, sample_rate: int, target: int) -> np.ndarray:

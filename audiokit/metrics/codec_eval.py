@@ -8,7 +8,8 @@ batch-invariant); :class:`Codec2` wraps the classical Codec 2 coder of the Debia
 and back).
 
 Every system is scored on the same reference signals at the codec rate: mel distance at
-that rate, PESQ-wb at 16 kHz, STOI (see :mod:`audiokit.metrics.audio`).
+that rate (over all frames, and over the reference's active frames only: within
+:data:`ACTIVE_TOP_DB` dB of its loudest), PESQ-wb at 16 kHz, STOI (see :mod:`audiokit.metrics.audio`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ import numpy as np
 
 from audiokit.errors import AudiokitError
 from audiokit.metrics.audio import codebook_usage, mel_distance, pesq_wb, stoi
+
+#: frames within this many dB of an utterance's loudest count as active for ``mel_active``
+ACTIVE_TOP_DB = 40.0
 
 #: ``wav (T,) -> (wav_hat (T',), codes or None)``
 Reconstruct = Callable[[np.ndarray], tuple[np.ndarray, Any]]
@@ -46,7 +50,8 @@ class System:
 
 @dataclass
 class SetScore:
-    """Mean metrics of one system on one set (NaN-free means; ``pesq_items`` counts rated items)."""
+    """Mean metrics of one system on one set (NaN-free means; ``pesq_items`` counts rated items;
+    ``mel_active``: mel distance over active reference frames, NaN in scores made before it existed)."""
 
     system: str
     set: str
@@ -56,6 +61,7 @@ class SetScore:
     pesq_items: int
     stoi: float
     usage: dict[str, float] = field(default_factory=dict)
+    mel_active: float = math.nan
 
 
 def neural_system(name: str, codec: Any, note: str = "") -> System:
@@ -122,19 +128,22 @@ def codec2_system(mode: str, sample_rate: int, nominal: float) -> System:
 
 def score_set(system: System, set_name: str, signals: Sequence[np.ndarray], sample_rate: int) -> SetScore:
     """Run ``system`` on every signal and average the metrics."""
-    mels, pesqs, stois, codes = [], [], [], []
+    mels, actives, pesqs, stois, codes = [], [], [], [], []
     for ref in signals:
         hat, c = system.run(ref)
         n = min(len(ref), len(hat))
         mels.append(mel_distance(ref[:n], hat[:n], sample_rate))
+        actives.append(mel_distance(ref[:n], hat[:n], sample_rate, top_db=ACTIVE_TOP_DB))
         pesqs.append(pesq_wb(ref[:n], hat[:n], sample_rate))
         stois.append(stoi(ref[:n], hat[:n], sample_rate))
         if c is not None:
             codes.append(c)
     rated = [p for p in pesqs if not math.isnan(p)]
     usage = codebook_usage(codes, system.codebook_size) if codes and system.codebook_size else {}
+    active = [a for a in actives if not math.isnan(a)]
     return SetScore(system.name, set_name, len(signals), float(np.mean(mels)),
-                    float(np.mean(rated)) if rated else math.nan, len(rated), float(np.mean(stois)), usage)
+                    float(np.mean(rated)) if rated else math.nan, len(rated), float(np.mean(stois)), usage,
+                    float(np.mean(active)) if active else math.nan)
 
 
 def _fmt(x: float, digits: int = 3) -> str:
@@ -145,14 +154,14 @@ def results_table(scores: Sequence[SetScore], bitrates: dict[str, float],
                   tokens: dict[str, float | None] | None = None) -> str:
     """Markdown table: one row per (system, set); ``tokens``: system -> tokens/s (None: "–")."""
     tokens = tokens or {}
-    lines = [("| system | bit/s | tokens/s | set | items | mel distance ↓ | PESQ-wb ↑ | STOI ↑ "
-              "| code perplexity | codes used |"),
-             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [("| system | bit/s | tokens/s | set | items | mel distance ↓ | mel, active frames ↓ | PESQ-wb ↑ "
+              "| STOI ↑ | code perplexity | codes used |"),
+             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for s in scores:
         used = f"{s.usage['used']} ({100 * s.usage['used_fraction']:.1f} %)" if s.usage else "–"
         tok = tokens.get(s.system)
         tok = "–" if tok is None else f"{tok:.0f}"
         lines.append(f"| {s.system} | {bitrates[s.system]:.0f} | {tok} | {s.set} | {s.items} | {_fmt(s.mel)} | "
-                     f"{_fmt(s.pesq, 2)} | {_fmt(s.stoi)} | {_fmt(s.usage.get('perplexity', math.nan), 1)} | "
+                     f"{_fmt(s.mel_active)} | {_fmt(s.pesq, 2)} | {_fmt(s.stoi)} | {_fmt(s.usage.get('perplexity', math.nan), 1)} | "
                      f"{used} |")
     return "\n".join(lines) + "\n"

@@ -179,6 +179,8 @@ def score(ctx: StageContext) -> None:
 
 def format_results(ctx: StageContext, info: dict, table: str, systems: list) -> str:
     """The RESULTS.md text."""
+    from audiokit.metrics.codec_eval import ACTIVE_TOP_DB
+
     sets = ", ".join(f"{k}: {v['items']} items, {v['seconds']} s" for k, v in info["sets"].items())
     lines = [
         f"# Codec results ({ctx.tag})", "",
@@ -193,7 +195,9 @@ def format_results(ctx: StageContext, info: dict, table: str, systems: list) -> 
          "`music_test` songs are rendered from seeds not used for training; each item is cut to its "
          f"first {ctx.get('score_max_seconds')} s (WavTokenizer's attention is quadratic in length);"),
         ("* metrics: mel distance = mean L1 between log-mel spectrograms (100 mels, n_fft 1024, hop 256) "
-         "at the codec rate (0 = identical); PESQ = ITU-T P.862.2 wide-band at 16 kHz (`pesq`); STOI "
+         "at the codec rate (0 = identical); *active frames*: the same over the reference's frames within "
+         f"{ACTIVE_TOP_DB:.0f} dB of its loudest (digitally silent frames sit at the log floor, where faint coder "
+         "noise costs the most); PESQ = ITU-T P.862.2 wide-band at 16 kHz (`pesq`); STOI "
          "(`pystoi`); code perplexity = exp(entropy) of the code histogram over the set. PESQ and STOI "
          "are speech measures; on music read them as rough similarity scores only."),
         "", table, "Systems:", "",

@@ -13,17 +13,18 @@ SCRIPT = ROOT / "egs" / "mini_synth" / "codec1" / "local" / "compare.py"
 SETS = {"test speech": {"items": 2, "seconds": 4.0}}
 
 
-def _row(system: str, mel: float) -> dict:
+def _row(system: str, mel: float, active: bool = True) -> dict:
     usage = {"perplexity": 9.0, "used": 10, "used_fraction": 0.01, "frames": 300} if "codec2" not in system else {}
-    return {"system": system, "set": "test speech", "items": 2, "mel": mel, "pesq": 1.5, "pesq_items": 2,
-            "stoi": 0.6, "usage": usage}
+    row = {"system": system, "set": "test speech", "items": 2, "mel": mel, "pesq": 1.5, "pesq_items": 2,
+           "stoi": 0.6, "usage": usage}
+    return {**row, "mel_active": mel / 2} if active else row  # scores.json from before mel_active: no key
 
 
-def _write(exp: Path, tag: str, bitrate: float, tokens: float, mel: float, sets=SETS) -> None:
+def _write(exp: Path, tag: str, bitrate: float, tokens: float, mel: float, sets=SETS, active: bool = True) -> None:
     run = {"info": {"train_config": f"configs/codec/{tag}.yaml", "iterations": 10, "global_step": 12, "sets": sets},
            "bitrates": {"trained": bitrate, "untrained": bitrate, "codec2 700C": 700},
            "tokens_per_s": {"trained": tokens, "untrained": tokens, "codec2 700C": None},
-           "scores": [_row("trained", mel), _row("untrained", 4.0), _row("codec2 700C", 3.5)]}
+           "scores": [_row("trained", mel, active), _row("untrained", 4.0, active), _row("codec2 700C", 3.5, active)]}
     (exp / tag).mkdir(parents=True)
     (exp / tag / "scores.json").write_text(json.dumps(run))
 
@@ -34,7 +35,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_two_runs_side_by_side_with_one_copy_of_the_baseline(tmp_path):
-    _write(tmp_path, "wt", 750, 75, 2.5)
+    _write(tmp_path, "wt", 750, 75, 2.5, active=False)
     _write(tmp_path, "lc", 6000, 600, 1.9)
     out = tmp_path / "cmp.md"
     proc = _run("wt", "lc", "--exp", str(tmp_path), "-o", str(out))
@@ -42,8 +43,9 @@ def test_two_runs_side_by_side_with_one_copy_of_the_baseline(tmp_path):
     rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and "system" not in line]
     names = [r.split("|")[1].strip() for r in rows]
     assert names == ["wt: trained", "wt: untrained", "lc: trained", "lc: untrained", "codec2 700C"]
-    assert "| lc: trained | 6000 | 600 | test speech | 2 | 1.900 |" in out.read_text()
-    assert "| codec2 700C | 700 | – |" in out.read_text()
+    assert "| lc: trained | 6000 | 600 | test speech | 2 | 1.900 | 0.950 |" in out.read_text()
+    assert "| wt: trained | 750 | 75 | test speech | 2 | 2.500 | – |" in out.read_text()  # older scores
+    assert "| codec2 700C | 700 | – | test speech | 2 | 3.500 | – |" in out.read_text()  # the first run's copy
 
 
 def test_missing_run_or_other_items_is_one_line_error_and_no_output(tmp_path):

@@ -59,13 +59,13 @@ def test_results_have_metric_rows_for_every_system(built):
     exp = work / "exp" / "codec_debug"
     text = (exp / "RESULTS.md").read_text()
     assert "./run.sh --config conf/recipe_debug.yaml --workdir" in text
-    assert "| system | bit/s | tokens/s | set | items | mel distance" in text
+    assert "| system | bit/s | tokens/s | set | items | mel distance ↓ | mel, active frames ↓ | PESQ-wb" in text
     for system in ("trained", "untrained") + (("codec2 700C",) if shutil.which("c2enc") else ()):
         for set_name in ("test speech", "test music"):
             row = next(line for line in text.splitlines() if line.startswith(f"| {system} | ")
                        and f"| {set_name} |" in line)
             cells = [c.strip() for c in row.strip("|").split("|")]
-            assert float(cells[5]) > 0 and 0 <= float(cells[7]) <= 1, row  # mel distance, STOI
+            assert float(cells[5]) > 0 and float(cells[6]) > 0 and 0 <= float(cells[8]) <= 1, row  # mels, STOI
     scores = json.loads((exp / "scores.json").read_text())
     assert scores["bitrates"]["trained"] == pytest.approx(750 * 6)  # hop 32 at 24 kHz, 64 codes
     assert {s["system"] for s in scores["scores"]} >= {"trained", "untrained"}

@@ -63,3 +63,18 @@ def test_codebook_usage():
     assert single["perplexity"] == pytest.approx(1.0) and single["used"] == 1 and single["frames"] == 13
     with pytest.raises(ValueError):
         codebook_usage(np.array([8]), 8)
+
+
+def test_mel_distance_on_active_frames_ignores_noise_in_digital_silence():
+    sr = 16000
+    x = speechlike(sr, seconds=1.0)
+    ref = np.concatenate([np.zeros(sr, np.float32), x, np.zeros(sr, np.float32)])  # 1 s of digital silence each side
+    hiss = 1e-4 * np.random.default_rng(2).standard_normal(len(ref)).astype(np.float32)
+    deg = ref + hiss * (ref == 0)  # faint noise only where the reference is silent
+    full, active = mel_distance(ref, deg, sr), mel_distance(ref, deg, sr, top_db=40)
+    assert full > 1.0  # silent frames dominate the plain mean
+    assert active < 0.2 * full
+    assert mel_distance(ref, ref, sr, top_db=40) == 0.0
+    noisy = ref + 0.05 * np.random.default_rng(3).standard_normal(len(ref)).astype(np.float32)
+    assert mel_distance(ref, noisy, sr, top_db=40) > active  # damage to the speech itself still counts
+    assert math.isnan(mel_distance(np.zeros(sr, np.float32), hiss[:sr], sr, top_db=40))
