@@ -11,7 +11,6 @@ recipe also scores real test audio passed through it ("copy synthesis") as the v
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -64,8 +63,8 @@ def load_vocoder(name: str, model: F5TTS, *, n_iter: int = 32) -> Callable[[torc
     if name == "griffinlim":
         return GriffinLimVocoder(model.sample_rate, 1024, model.hop_length, model.mel_dim, n_iter)
     from audiokit.models.tts.bundle import check_compatible
-    from audiokit.models.tts.vocoder import VocosVocoder
+    from audiokit.models.tts.bundle import load_vocoder as load_vocos
 
-    vocos = VocosVocoder.from_official(Path(name)).eval()
+    vocos = load_vocos(name).eval()
     check_compatible(model, vocos, name)
     return vocos.decode
