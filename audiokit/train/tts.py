@@ -118,13 +118,20 @@ class F5TTSTask(pl.LightningModule):
                      sync_dist=True, batch_size=size)
 
     @staticmethod
-    def text_gain(model: F5TTS, batch: Mapping[str, Any], seed: int) -> torch.Tensor:
-        """How much the text helps: the loss with the text dropped minus the loss with it (same noise,
-        time and span; the prompt audio kept in both). ~0 while the model ignores the text, i.e. has not
-        found the text-speech alignment yet (F5 finds it late); it grows as the model starts reading."""
+    def text_losses(model: F5TTS, batch: Mapping[str, Any], seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(loss with the text, loss with the text dropped)``: same noise, time and span, the prompt
+        audio kept in both."""
         with_text, without = (model.loss(batch["mel"], batch["text"], batch["mel_lens"],
                                          generator=torch.Generator().manual_seed(seed), drop_audio=False,
                                          drop_text=drop)[0] for drop in (False, True))
+        return with_text, without
+
+    @staticmethod
+    def text_gain(model: F5TTS, batch: Mapping[str, Any], seed: int) -> torch.Tensor:
+        """How much the text helps: loss without minus loss with the text (:meth:`text_losses`). ~0 while
+        the model ignores the text, i.e. has not found the text-speech alignment yet (F5 finds it late);
+        it grows as the model starts reading."""
+        with_text, without = F5TTSTask.text_losses(model, batch, seed)
         return without - with_text
 
     def setup(self, stage: str) -> None:
@@ -134,10 +141,10 @@ class F5TTSTask(pl.LightningModule):
             if n > self.model.vocab_size:
                 raise ConfigError(f"{dm.vocab_file} has {n} tokens but task.model.vocab_size is "
                                   f"{self.model.vocab_size}; set task.model.init_args.vocab_size >= {n}")
-        pairs = (("sample_rate", "sample_rate", "sample_rate"), ("hop_length", "hop_length", "hop_length"),
-                 ("n_mels", "mel_dim", "mel_dim"), ("mel_floor", "mel_floor", "mel_floor"))
-        for data_key, model_attr, model_key in pairs:
-            ours, theirs = getattr(dm, data_key, None), getattr(self.model, model_attr)
+        pairs = (("sample_rate", "sample_rate"), ("hop_length", "hop_length"), ("n_mels", "mel_dim"),
+                 ("mel_floor", "mel_floor"))
+        for data_key, model_key in pairs:  # the model's attributes carry its init_args names
+            ours, theirs = getattr(dm, data_key, None), getattr(self.model, model_key)
             if ours is not None and float(ours) != float(theirs):
                 raise ConfigError(f"data.init_args.{data_key} is {ours} but task.model.init_args.{model_key} is "
                                   f"{theirs}: the training mel must be the model's mel")

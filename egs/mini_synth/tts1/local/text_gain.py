@@ -8,7 +8,7 @@ Usage (from egs/mini_synth/tts1, after the ``train`` stage)::
 
 For the final checkpoint's raw and EMA weights and for the untrained model (same config and seed) it
 prints the CFM loss on the held-out utterances with the real text and with the text dropped (same
-noise, flow time, infill span and prompt audio: :meth:`F5TTSTask.text_gain`). The *gain* (loss without
+noise, flow time, infill span and prompt audio: :meth:`F5TTSTask.text_losses`). The *gain* (loss without
 text minus loss with it) is ~0 while the model ignores the text, i.e. before it has found the
 text-speech alignment (F5 has no aligner and finds it late); it grows once the model starts reading,
 before the ASR-WER of its speech can show it. Training logs the same number as ``val_text_gain(_ema)``.
@@ -33,12 +33,13 @@ def measure(exp: Path, data: str, items: int, seed: int) -> list[tuple[str, floa
     ckpt, cfg = exp / "train" / "checkpoints" / "last.ckpt", exp / "train" / "config.yaml"
     if not ckpt.is_file() or not cfg.is_file():
         raise AudiokitError(f"{exp}: no train/checkpoints/last.ckpt + train/config.yaml (run the train stage)")
-    node = read_yaml(cfg)[0]["data"]
+    run_cfg = read_yaml(cfg)[0]
+    node = run_cfg["data"]
     node["init_args"] = {**node["init_args"], "train_dirs": [data], "val_dirs": [data], "val_max_items": items}
     dm = instantiate(node, where=f"{cfg}: data")
     dm.setup("validate")
     batches = list(dm.val_dataloader())
-    run_seed = int(read_yaml(cfg)[0].get("seed", 0))
+    run_seed = int(run_cfg.get("seed", 0))
     systems = [("trained (EMA)", tts_from_checkpoint(ckpt, cfg, ema=True)[0]),
                ("trained (raw)", tts_from_checkpoint(ckpt, cfg, ema=False)[0]),
                ("untrained", build_tts(cfg, seed=run_seed)[0])]
@@ -48,12 +49,9 @@ def measure(exp: Path, data: str, items: int, seed: int) -> list[tuple[str, floa
             model.eval()
             with_text = without = 0.0
             for i, batch in enumerate(batches):
-                gen = torch.Generator().manual_seed(seed * 100003 + i)
-                loss = model.loss(batch["mel"], batch["text"], batch["mel_lens"], generator=gen,
-                                  drop_audio=False, drop_text=False)[0]
-                gain = F5TTSTask.text_gain(model, batch, seed * 100003 + i)
+                loss, loss_without = F5TTSTask.text_losses(model, batch, seed * 100003 + i)
                 with_text += float(loss)
-                without += float(loss + gain)
+                without += float(loss_without)
             rows.append((name, with_text / len(batches), without / len(batches)))
     return rows
 
